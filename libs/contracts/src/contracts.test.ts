@@ -1,0 +1,113 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  CatalogError,
+  DEFAULT_CATALOG,
+  MATERIALS,
+  catalogEntry,
+  jsonSchemaDocuments,
+  normalizeMaterial,
+  parseCatalog,
+  requestedDataSchema,
+  rotationStreams,
+  safetyWindowOf,
+  sandboxCatalog,
+  stageEventId,
+  newRotationId,
+} from './index.js';
+
+describe('materials', () => {
+  it('accepts SECRET_STORE_KEK as an alias of ZONE_KEK and rejects unknown names', () => {
+    expect(normalizeMaterial('SECRET_STORE_KEK')).toBe('ZONE_KEK');
+    expect(normalizeMaterial('audit_hmac_key')).toBe('AUDIT_HMAC_KEY');
+    expect(normalizeMaterial('NOPE_KEY')).toBeUndefined();
+  });
+});
+
+describe('default catalog', () => {
+  it('has exactly one entry for each of the nine materials', () => {
+    expect(DEFAULT_CATALOG.materials.map((m) => m.material).sort()).toEqual([...MATERIALS].sort());
+  });
+
+  it('derives the zone signing key window from JWKS max-age, stale window and mandate TTL', () => {
+    const zsk = catalogEntry(DEFAULT_CATALOG, 'ZONE_SIGNING_KEY');
+    expect(zsk && safetyWindowOf(zsk)).toBe((300 + 600 + 3600) * 1000);
+  });
+
+  it('rolls tokens together and HMAC keys one holder after another', () => {
+    const admin = catalogEntry(DEFAULT_CATALOG, 'CARACAL_ADMIN_TOKEN');
+    expect(new Set(admin?.holders.map((h) => h.roll_group))).toEqual(new Set([0]));
+    const audit = catalogEntry(DEFAULT_CATALOG, 'AUDIT_HMAC_KEY');
+    expect(audit?.holders.map((h) => h.roll_group)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('gives the sandbox catalog windows of seconds', () => {
+    for (const entry of sandboxCatalog(2000).materials) expect(safetyWindowOf(entry)).toBeLessThanOrEqual(2000);
+  });
+});
+
+describe('catalog files', () => {
+  it('round-trips the default catalog through JSON', () => {
+    expect(parseCatalog(JSON.stringify(DEFAULT_CATALOG), 'inline')).toEqual(DEFAULT_CATALOG);
+  });
+
+  it('lists every problem of a bad catalog with its path', () => {
+    const bad = { version: 1, materials: [{ ...DEFAULT_CATALOG.materials[0], overlap: 'triple', safety_window_ms: -1 }] };
+    let error: unknown;
+    try {
+      parseCatalog(JSON.stringify(bad), 'ops.json');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(CatalogError);
+    const problems = (error as CatalogError).problems.join('\n');
+    expect(problems).toMatch(/materials\.0\.overlap/);
+    expect(problems).toMatch(/materials\.0\.safety_window_ms/);
+  });
+
+  it('refuses text that is not JSON', () => {
+    expect(() => parseCatalog('{', 'x.json')).toThrow(/x\.json is invalid:[\s\S]*not valid JSON/);
+  });
+});
+
+describe('requested payload', () => {
+  const base = { material: 'AUDIT_HMAC_KEY', reason: 'quarterly', actor: 'alice@example.com' };
+  it('accepts a minimal request', () => {
+    expect(requestedDataSchema.safeParse(base).success).toBe(true);
+  });
+  it.each([
+    ['missing reason', { ...base, reason: undefined }],
+    ['empty actor', { ...base, actor: '' }],
+    ['reason too long', { ...base, reason: 'x'.repeat(501) }],
+    ['control characters', { ...base, actor: 'a\nb' }],
+    ['unknown field', { ...base, sudo: true }],
+    ['bad zone id', { ...base, zone_id: '../etc' }],
+  ])('rejects %s', (_label, data) => {
+    expect(requestedDataSchema.safeParse(data).success).toBe(false);
+  });
+});
+
+describe('ids and streams', () => {
+  it('derives the same event id for the same rotation, stage and phase', () => {
+    const rotation = newRotationId();
+    expect(stageEventId(rotation, 'roller', 'deploy')).toBe(stageEventId(rotation, 'roller', 'deploy'));
+    expect(stageEventId(rotation, 'roller', 'deploy')).not.toBe(stageEventId(rotation, 'roller', 'retire'));
+    expect(rotation[14]).toBe('7');
+  });
+  it('names streams literally', () => {
+    expect(rotationStreams().completed).toBe('caracal.rotation.completed');
+    expect(rotationStreams('t1.caracal.rotation').planned).toBe('t1.caracal.rotation.planned');
+  });
+});
+
+describe('exported JSON Schema', () => {
+  it('matches the committed files (run `npm run schemas` after changing a schema)', () => {
+    const dir = join(import.meta.dirname, '..', 'json-schema');
+    const docs = jsonSchemaDocuments();
+    expect(readdirSync(dir).sort()).toEqual(Object.keys(docs).sort());
+    for (const [file, doc] of Object.entries(docs)) {
+      expect(JSON.parse(readFileSync(join(dir, file), 'utf8')), file).toEqual(doc);
+    }
+  });
+});

@@ -1,0 +1,2 @@
+export { ensureTestServers, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, type TestServers } from './servers.js';
+export { uniqueName, testRedis, testSchemaUrl, dropSchema } from './isolation.js';
