@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 
 /** Namespace for deterministic event ids; fixed forever, changing it breaks de-duplication. */
@@ -12,4 +13,17 @@ export const newRotationId = (): string => uuidv7();
  */
 export function stageEventId(rotationId: string, stage: string, phase: string): string {
   return uuidv5(`${rotationId}/${stage}/${phase}`, EVENT_ID_NAMESPACE);
+}
+
+/**
+ * The rotation id of one zone of a batch: a UUIDv7 that keeps the batch's
+ * timestamp and takes its random bits from a hash of (batch, zone), so a
+ * retried fan-out derives the same ids.
+ */
+export function childRotationId(batchId: string, member: string): string {
+  const hex = batchId.replace(/-/g, '');
+  const hash = createHash('sha256').update(`${batchId}/${member}`).digest('hex');
+  const variant = ((parseInt(hash[3]!, 16) & 0x3) | 0x8).toString(16);
+  const raw = `${hex.slice(0, 12)}7${hash.slice(0, 3)}${variant}${hash.slice(4, 19)}`;
+  return `${raw.slice(0, 8)}-${raw.slice(8, 12)}-${raw.slice(12, 16)}-${raw.slice(16, 20)}-${raw.slice(20, 32)}`;
 }

@@ -9,3 +9,4 @@ export * from './catalog.js';
 export * from './catalog-file.js';
 export * from './default-catalog.js';
 export * from './json-schemas.js';
+export * from './holders.js';

@@ -44,6 +44,7 @@ export const planSchema = z.object({
   phases: z.array(z.enum(['stage', 'deploy', 'retire'])),
   holders: z.array(holderStepSchema),
   checks: z.object({
+    stage: z.array(checkNameSchema).default([]),
     deploy: z.array(checkNameSchema),
     retire: z.array(checkNameSchema),
     rollback: z.array(checkNameSchema),
