@@ -1,0 +1,55 @@
+import { hostname } from 'node:os';
+import { eventType, nowRfc3339, type EventName } from '@caracal-rotation/contracts';
+import type { KeyringSource } from './keyring-source.js';
+import type { Redis } from './redis.js';
+import type { StreamFields } from './signature.js';
+
+export interface OutgoingEvent {
+  stream: string;
+  name: EventName;
+  eventId: string;
+  rotationId: string;
+  data: unknown;
+}
+
+export const defaultProducer = (service: string): string => `${service}/${hostname()}`;
+
+/** Builds the signed envelope of DESIGN §3 and appends it to its stream. */
+export class Publisher {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyring: KeyringSource,
+    readonly producer: string,
+  ) {}
+
+  envelope(event: OutgoingEvent, occurredAt: string = nowRfc3339()): StreamFields {
+    return this.keyring.current().sign(event.stream, {
+      event_id: event.eventId,
+      type: eventType(event.name),
+      rotation_id: event.rotationId,
+      occurred_at: occurredAt,
+      producer: this.producer,
+      data: JSON.stringify(event.data),
+    });
+  }
+
+  async publish(event: OutgoingEvent): Promise<string> {
+    const fields = this.envelope(event);
+    const id = await this.redis.xadd(event.stream, '*', ...Object.entries(fields).flat());
+    if (!id) throw new Error(`XADD to ${event.stream} returned no id`);
+    return id;
+  }
+
+  /** Appends several events in one round trip; returns their entry ids in order. */
+  async publishAll(events: readonly OutgoingEvent[]): Promise<string[]> {
+    if (events.length === 0) return [];
+    if (events.length === 1) return [await this.publish(events[0]!)];
+    const pipeline = this.redis.pipeline();
+    for (const event of events) pipeline.xadd(event.stream, '*', ...Object.entries(this.envelope(event)).flat());
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([err, id], i) => {
+      if (err) throw new Error(`XADD to ${events[i]!.stream} failed: ${err.message}`);
+      return String(id);
+    });
+  }
+}
