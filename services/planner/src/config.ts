@@ -1,0 +1,12 @@
+import { commonServiceSchema, csv, positiveInt } from '@caracal-rotation/config';
+import { z } from 'zod';
+
+export const plannerConfigSchema = commonServiceSchema.extend({
+  /** Namespace of Caracal's own stream names (empty in production). */
+  CARACAL_NAMESPACE: z.string().default(''),
+  /** Agent workspace roots: a secrets directory inside one is refused. */
+  CARACAL_WORKSPACE_ROOTS: csv(),
+  /** One request at a time keeps the class queue first-in, first-out. */
+  MAX_IN_FLIGHT: positiveInt(1),
+});
+export type PlannerConfig = z.infer<typeof plannerConfigSchema>;
