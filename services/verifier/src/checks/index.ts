@@ -1,0 +1,17 @@
+import { auditChecks } from './audit.js';
+import { baselineChecks } from './baseline.js';
+import type { CheckRegistry } from './context.js';
+import { deadLetterChecks } from './dead-letters.js';
+import { gatewayChecks } from './gateway.js';
+import { streamsChecks } from './streams.js';
+import { tokenChecks } from './tokens.js';
+
+export const CHECKS: CheckRegistry = {
+  ...baselineChecks,
+  ...auditChecks,
+  ...streamsChecks,
+  ...gatewayChecks,
+  ...tokenChecks,
+  ...deadLetterChecks,
+};
+export type { Check, CheckContext, CheckOutcome, CheckRegistry } from './context.js';

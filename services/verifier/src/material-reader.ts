@@ -1,0 +1,36 @@
+import { DEFAULT_CATALOG, type Material } from '@caracal-rotation/contracts';
+import { keyIdOf, type SecretStore } from '@caracal-rotation/secrets';
+
+/**
+ * The verifier's read-only view of the store: it must present new material to
+ * prove it is accepted, and old material (from the version history) to prove
+ * it is refused. Values stay in memory and never reach an event or a log.
+ */
+export class MaterialReader {
+  constructor(private readonly store: SecretStore) {}
+
+  fileOf(material: Material): string {
+    const file = DEFAULT_CATALOG.materials.find((m) => m.material === material)?.file;
+    if (!file) throw new Error(`${material} has no secret file`);
+    return file;
+  }
+
+  async current(material: Material): Promise<string> {
+    const file = this.fileOf(material);
+    const value = await this.store.read(file);
+    if (!value) throw new Error(`${this.store.pathOf(file)} is empty or missing`);
+    return value;
+  }
+
+  /** A value by key id: the current file, `Previous`, or the version history. */
+  async byKid(material: Material, kid: string): Promise<string> {
+    const file = this.fileOf(material);
+    for (const name of [file, `${file}Previous`]) {
+      const value = await this.store.read(name);
+      if (value && keyIdOf(value) === kid) return value;
+    }
+    const value = await this.store.readVersion(file, kid);
+    if (!value) throw new Error(`no version of ${file} with kid ${kid} is recorded`);
+    return value;
+  }
+}
