@@ -1,0 +1,56 @@
+/**
+ * Runs the sandbox fleet in the foreground until SIGINT/SIGTERM:
+ *   node --import tsx deploy/sandbox/src/bin/fleet.ts
+ * Environment: CARACAL_SECRETS_DIR (else Caracal's default location),
+ * REDIS_URL, SANDBOX_BASE_PORT (a port, or unset/`ephemeral` for free ports),
+ * SANDBOX_CONTROL_PORT, CARACAL_NAMESPACE, SANDBOX_LOG_DIR.
+ * Missing secrets are created first, as `caracal up` does.
+ */
+import { resolveSecretsDir } from '@caracal-rotation/secrets';
+import { ensureSandboxSecrets } from '../ensure-secrets.js';
+import { startFleet } from '../supervisor.js';
+
+function portFromEnv(name: string): number | undefined {
+  const value = process.env[name];
+  if (!value || value === 'ephemeral') return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    console.error(`${name} must be a port number or "ephemeral"`);
+    process.exit(2);
+  }
+  return port;
+}
+
+const secretsDir = resolveSecretsDir(process.env);
+const basePort = portFromEnv('SANDBOX_BASE_PORT');
+const controlPort = portFromEnv('SANDBOX_CONTROL_PORT');
+
+const created = await ensureSandboxSecrets(secretsDir);
+if (created.length > 0) console.error(`created missing secrets in ${secretsDir}: ${created.join(', ')}`);
+
+const fleet = await startFleet({
+  secretsDir,
+  redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+  namespace: process.env.CARACAL_NAMESPACE ?? '',
+  basePort: basePort ?? 'ephemeral',
+  controlPort,
+  logDir: process.env.SANDBOX_LOG_DIR || undefined,
+}).catch((err: unknown) => {
+  console.error(`sandbox fleet failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
+
+for (const { name, url, pid } of fleet.status()) console.log(`${name.padEnd(12)} ${url}  (pid ${pid})`);
+console.log(`${'control'.padEnd(12)} ${fleet.controlUrl}`);
+
+let stopping = false;
+const shutdown = () => {
+  if (stopping) return;
+  stopping = true;
+  fleet.stop().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import { isMemberName, CARACAL_PORTS, type MemberName } from '../members.js';
+
+/** A member's settings, read once from its environment at start. */
+export interface MemberConfig {
+  member: MemberName;
+  host: string;
+  port: number;
+  redisUrl: string;
+  namespace: string;
+  acceptPrevious: boolean;
+  /** ENV name → kid the loaded value must have (fault injection). */
+  pins: Record<string, string>;
+  /** Stable across restarts so a restarted member re-reads its own pending entries. */
+  hostId: string;
+  stsUrl: string | undefined;
+  apiUrl: string | undefined;
+  coordinatorUrl: string | undefined;
+  bootId: string;
+  startedAt: string;
+}
+
+const PIN_PREFIX = 'SANDBOX_PIN_';
+
+export function memberConfigFromEnv(nameArg: string | undefined, env: NodeJS.ProcessEnv): MemberConfig {
+  const member = nameArg ?? env.SANDBOX_MEMBER;
+  if (!member || !isMemberName(member)) {
+    throw new Error(`unknown sandbox member ${JSON.stringify(member ?? '')}`);
+  }
+  const port = env.PORT ? Number(env.PORT) : CARACAL_PORTS[member];
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number`);
+  return {
+    member,
+    host: env.HOST || '127.0.0.1',
+    port,
+    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    namespace: env.CARACAL_NAMESPACE ?? '',
+    acceptPrevious: parseBool(env.SANDBOX_ACCEPT_PREVIOUS, true),
+    pins: pinsFromEnv(env),
+    hostId: env.SANDBOX_HOST_ID || 'sandbox',
+    stsUrl: env.STS_URL || undefined,
+    apiUrl: env.API_URL || undefined,
+    coordinatorUrl: env.COORDINATOR_URL || undefined,
+    bootId: randomUUID(),
+    startedAt: new Date().toISOString(),
+  };
+}
+
+function pinsFromEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const pins: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith(PIN_PREFIX) && value) pins[name.slice(PIN_PREFIX.length)] = value.toLowerCase();
+  }
+  return pins;
+}
+
+function parseBool(value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  return !['0', 'false', 'no', 'off'].includes(value.toLowerCase());
+}
