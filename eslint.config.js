@@ -32,6 +32,19 @@ export default [
     },
   },
   {
+    // Tests of any project may use the shared test infrastructure.
+    files: ['**/*.test.ts', '**/test-helpers.ts', '**/testing/**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          allow: ['@caracal-rotation/testing'],
+          depConstraints: [{ sourceTag: '*', onlyDependOnLibsWithTags: ['*'] }],
+        },
+      ],
+    },
+  },
+  {
     // Command-line entry points and test reporters talk to a terminal on purpose.
     files: ['**/bin/**/*.ts', '**/cli/src/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', '**/*.test.ts'],
     rules: { 'no-console': 'off' },

@@ -68,6 +68,15 @@ if p[1] and p[1][2] == ARGV[2] then
 end
 return {}`;
 
+// Sets the delivery count of an entry we still own (used to give back a
+// delivery that only waited for the keyring).
+const SET_COUNT_IF_OWNER = `
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
+if p[1] and p[1][2] == ARGV[2] then
+  return redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'RETRYCOUNT', ARGV[4], 'JUSTID')
+end
+return {}`;
+
 /**
  * One consumer of a group over one or more streams (DESIGN §7): its own pending
  * entries first, then new ones; signature, envelope and payload checks before
@@ -84,7 +93,12 @@ export class StreamConsumer {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly retries = new Set<NodeJS.Timeout>();
   private readonly active = new Set<string>();
-  private slotFreed: (() => void) | undefined;
+  private reaping = false;
+  private slotWaiters: (() => void)[] = [];
+  /** Per event id, the processing of the copy in flight, so a duplicate in the same batch waits for it. */
+  private readonly eventTurns = new Map<string, Promise<void>>();
+  /** Deferrals per entry for an unknown kid: only the backoff uses it. */
+  private readonly deferrals = new Map<string, number>();
 
   constructor(options: ConsumerOptions) {
     this.o = {
@@ -137,6 +151,7 @@ export class StreamConsumer {
     this.blocking?.disconnect();
     await this.loop?.catch(() => undefined);
     await Promise.allSettled([...this.inFlight]);
+    this.deferrals.clear();
   }
 
   get inFlightCount(): number {
@@ -147,7 +162,8 @@ export class StreamConsumer {
     for (const stream of this.streams) {
       let cursor = '0';
       for (;;) {
-        const reply = (await this.o.redis.xreadgroup('GROUP', this.o.group, this.o.consumer, 'COUNT', this.o.batchSize, 'STREAMS', stream, cursor)) as
+        const count = Math.min(this.o.batchSize, this.o.maxInFlight);
+        const reply = (await this.o.redis.xreadgroup('GROUP', this.o.group, this.o.consumer, 'COUNT', count, 'STREAMS', stream, cursor)) as
           | [string, RawEntry[]][]
           | null;
         const entries = reply?.[0]?.[1] ?? [];
@@ -164,7 +180,7 @@ export class StreamConsumer {
     while (this.running) {
       const room = this.o.maxInFlight - this.inFlight.size;
       if (room <= 0) {
-        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        await this.waitForSlot();
         continue;
       }
       let reply: [string, RawEntry[]][] | null;
@@ -194,20 +210,33 @@ export class StreamConsumer {
   private async dispatchAll(stream: string, entries: RawEntry[], fresh: boolean): Promise<void> {
     const counts = fresh ? new Map<string, number>() : await this.deliveryCounts(stream, entries.map(([id]) => id));
     for (const [id, flat] of entries) {
+      // Entries from the reaper, retries and own-pending reads count against maxInFlight too.
+      if (this.inFlight.size >= this.o.maxInFlight) {
+        await this.waitForSlot();
+        // Stopped while waiting: the entry stays pending for us (re-read on start, or reaped elsewhere).
+        if (!this.running) return;
+      }
       if (this.active.has(`${stream}/${id}`)) continue;
       this.track(stream, id, this.process(stream, id, flat, counts.get(id) ?? 1));
     }
   }
 
+  private async waitForSlot(): Promise<void> {
+    while (this.inFlight.size >= this.o.maxInFlight) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+  }
+
   private track(stream: string, id: string, work: Promise<void>): void {
     const key = `${stream}/${id}`;
     this.active.add(key);
-    const p = work.finally(() => {
-      this.active.delete(key);
-      this.inFlight.delete(p);
-      this.slotFreed?.();
-      this.slotFreed = undefined;
-    });
+    // Nobody awaits this promise: a rejection (Redis refusing the ack or the dead letter)
+    // would be unhandled and end the process. The entry stays pending; the reaper retries it.
+    const p = work
+      .catch((err: unknown) => this.o.logger?.error({ stream, entry_id: id, err: errorText(err) }, 'processing failed; entry left pending'))
+      .finally(() => {
+        this.active.delete(key);
+        this.inFlight.delete(p);
+        for (const wake of this.slotWaiters.splice(0)) wake();
+      });
     this.inFlight.add(p);
   }
 
@@ -215,7 +244,7 @@ export class StreamConsumer {
     const counts = new Map<string, number>();
     if (ids.length === 0) return counts;
     const sorted = [...ids].sort((a, b) => (entryTimeMs(a) - entryTimeMs(b)) || a.localeCompare(b));
-    const rows = (await this.o.redis.xpending(stream, this.o.group, sorted[0]!, sorted[sorted.length - 1]!, ids.length * 2 + 10)) as [
+    const rows = (await this.o.redis.xpending(stream, this.o.group, sorted[0]!, sorted[sorted.length - 1]!, ids.length * 2 + 10, this.o.consumer)) as [
       string,
       string,
       number,
@@ -240,12 +269,19 @@ export class StreamConsumer {
     }
     if (!verdict.ok) {
       if (verdict.reason === 'unknown_kid' && Date.now() - entryTimeMs(id) < this.o.unknownKidGraceMs) {
+        // Waiting for the keyring is not a failed attempt: give the delivery back, so
+        // the entry is not dead-lettered as max_deliveries once its key arrives (DESIGN §5).
+        await this.o.redis.eval(SET_COUNT_IF_OWNER, 1, stream, this.o.group, this.o.consumer, id, Math.max(0, deliveries - 1)).catch(() => undefined);
+        const deferrals = (this.deferrals.get(`${stream}/${id}`) ?? 0) + 1;
+        this.deferrals.set(`${stream}/${id}`, deferrals);
         this.o.onOutcome?.(stream, 'deferred', 'unknown_kid');
-        this.scheduleRetry(stream, id, deliveries);
+        this.scheduleRetry(stream, id, deferrals);
         return;
       }
+      this.deferrals.delete(`${stream}/${id}`);
       return this.deadLetter(stream, id, fields, verdict.reason, `kid ${verdict.kid ?? '(none)'}`);
     }
+    this.deferrals.delete(`${stream}/${id}`);
     if (deliveries > this.o.maxDeliveries) {
       return this.deadLetter(stream, id, fields, 'max_deliveries', `delivered ${deliveries} times`);
     }
@@ -258,6 +294,30 @@ export class StreamConsumer {
     }
 
     const seenKey = `${stream}:seen:${this.o.group}:${event.eventId}`;
+    // Two copies of one event can be in flight here at once (one read batch, or a
+    // retry beside a re-emission): the later one waits for the earlier, then finds it seen.
+    const earlier = this.eventTurns.get(seenKey);
+    let turnDone!: () => void;
+    const turn = new Promise<void>((resolve) => (turnDone = resolve));
+    this.eventTurns.set(seenKey, turn);
+    try {
+      await earlier;
+      await this.handleOnce(stream, id, fields, deliveries, sub, event, seenKey);
+    } finally {
+      turnDone();
+      if (this.eventTurns.get(seenKey) === turn) this.eventTurns.delete(seenKey);
+    }
+  }
+
+  private async handleOnce(
+    stream: string,
+    id: string,
+    fields: StreamFields,
+    deliveries: number,
+    sub: Subscription<unknown>,
+    event: RotationEvent<unknown>,
+    seenKey: string,
+  ): Promise<void> {
     if (await this.o.redis.exists(seenKey)) {
       await this.o.redis.xack(stream, this.o.group, id);
       this.o.onOutcome?.(stream, 'duplicate');
@@ -344,17 +404,28 @@ export class StreamConsumer {
 
   /** Claims entries idle past `claimIdleMs` (their consumer is presumed dead) and processes them here. */
   async reap(): Promise<void> {
-    for (const stream of this.streams) {
-      if (!this.running) return;
-      let cursor = '0-0';
-      do {
-        const [next, entries] = (await this.o.redis.xautoclaim(stream, this.o.group, this.o.consumer, this.o.claimIdleMs, cursor, 'COUNT', this.o.batchSize)) as [
-          string,
-          RawEntry[],
-        ];
-        await this.dispatchAll(stream, entries, false);
-        cursor = next;
-      } while (cursor !== '0-0' && this.running);
+    // One pass at a time, claiming only what can start now: an entry claimed and then
+    // left waiting for a slot would look idle again and be re-claimed, each time
+    // spending one of its deliveries.
+    if (this.reaping) return;
+    this.reaping = true;
+    try {
+      for (const stream of this.streams) {
+        if (!this.running) return;
+        let cursor = '0-0';
+        do {
+          const room = Math.min(this.o.batchSize, this.o.maxInFlight - this.inFlight.size);
+          if (room <= 0) return;
+          const [next, entries] = (await this.o.redis.xautoclaim(stream, this.o.group, this.o.consumer, this.o.claimIdleMs, cursor, 'COUNT', room)) as [
+            string,
+            RawEntry[],
+          ];
+          await this.dispatchAll(stream, entries, false);
+          cursor = next;
+        } while (cursor !== '0-0' && this.running);
+      }
+    } finally {
+      this.reaping = false;
     }
   }
 }
