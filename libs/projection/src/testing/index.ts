@@ -1,0 +1,1 @@
+export { RotationFixture, asRotationEvent, samplePlan, type FixtureEvent, type RotationFixtureOptions } from './rotation-fixture.js';
