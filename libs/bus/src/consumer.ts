@@ -293,7 +293,7 @@ export class StreamConsumer {
       return this.deadLetter(stream, id, fields, 'invalid_payload', errorText(err));
     }
 
-    const seenKey = `${stream}:seen:${this.o.group}:${event.eventId}`;
+    const seenKey = `seen:${stream}:${this.o.group}:${event.eventId}`;
     // Two copies of one event can be in flight here at once (one read batch, or a
     // retry beside a re-emission): the later one waits for the earlier, then finds it seen.
     const earlier = this.eventTurns.get(seenKey);

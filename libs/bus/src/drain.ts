@@ -102,7 +102,8 @@ export async function inspectDrain(redis: Redis, targets: readonly (DrainTarget 
     const report: DrainReport = { stream: t.stream, group: t.group, pending, lag, lastDeliveredId };
     if (t.mark) {
       report.mark = t.mark;
-      report.drained = t.mark === '0-0' || (!!g && compareIds(lastDeliveredId, t.mark) >= 0 && pending === 0);
+      // A group that no longer exists will never read those entries: nothing left to wait for.
+      report.drained = t.mark === '0-0' || !g || (compareIds(lastDeliveredId, t.mark) >= 0 && pending === 0);
     }
     reports.push(report);
   }
