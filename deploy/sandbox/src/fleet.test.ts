@@ -142,6 +142,13 @@ describe('sandbox fleet', () => {
     expect((await get(`${fleet.url('console')}/internal/session`)).body).toEqual({ api: 200, coordinator: 200 });
   });
 
+  it('turns the sealed-secret endpoints off without a database, even with DATABASE_URL in the environment', async () => {
+    expect(process.env.DATABASE_URL).toBeTruthy();
+    const check = await getJson(`${fleet.url('api')}/internal/sealed/check`, { headers: { authorization: `Bearer ${adminToken}` } });
+    expect(check).toEqual({ status: 503, body: { error: 'DATABASE_URL is not configured' } });
+    expect((await getJson(`${fleet.url('api')}/ready`)).status).toBe(200);
+  });
+
   it('stops a member quickly on SIGTERM and has it re-read its own pending entries on start', async () => {
     const startedStop = Date.now();
     const stopped = await fleet.stopMember('sts');

@@ -21,3 +21,33 @@ export { STS_REVOCATION_GROUP } from './member/roles/sts.js';
 export { gatewayRevocationGroup } from './member/roles/gateway.js';
 export { AUDIT_GROUP, auditOutcomeKeys } from './member/audit-ingest.js';
 export { MAX_SKEW_SECONDS, NONCE_TTL_SECONDS } from './member/gateway-verify.js';
+export { DEFAULT_JWKS_PREVIOUS_WINDOW_MS } from './member/config.js';
+
+// Zone signing keys on the STS.
+export {
+  JWKS_PATH,
+  JWKS_CACHE_CONTROL,
+  ZONES_PATH,
+  MANDATES_PATH,
+  MANDATE_VERIFY_PATH,
+  STS_KEYS_GROUP,
+  jwksUrlPath,
+  rotateSigningKeyPath,
+  retirePreviousSigningKeyPath,
+  zoneKeyRedisKeys,
+} from './member/zone-keys/paths.js';
+export { isZoneId, type PublicZoneJwk } from './member/zone-keys/keys.js';
+export { MANDATE_ISSUER, MAX_MANDATE_TTL_SECONDS, type MandateVerdict } from './member/zone-keys/mandates.js';
+export { keyInvalidationFields } from './member/zone-keys/invalidation-fields.js';
+
+// ZONE_KEK: the CSS1 envelope, the sealed-secrets table and its re-seal job.
+export { seal, open, kekIdOf, kekKeyring, sealedKekId, Css1Error, CSS1_MIN_BYTES, type KekKeyring, type Css1ErrorCode } from './css1.js';
+export { SEALED_TABLE, ensureSealedTable, type SealedRow } from './sealed/store.js';
+export { resealAll, type ResealCounts, type ResealBatch, type ResealOptions } from './sealed/reseal.js';
+export { checkSealed, type SealedCheck } from './sealed/check.js';
+export {
+  SEALED_PATH,
+  SEALED_CHECK_PATH,
+  SEALED_RESEAL_PATH,
+  RESEAL_BIN,
+} from './sealed/paths.js';

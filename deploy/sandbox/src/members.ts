@@ -19,6 +19,8 @@ export const SECRET_FILES = {
   GATEWAY_STS_HMAC_KEY: 'gatewayStsHmacKey',
   CARACAL_ADMIN_TOKEN: 'caracalAdminToken',
   CARACAL_COORDINATOR_TOKEN: 'caracalCoordinatorToken',
+  /** Bearer of the STS's /internal endpoints (zone signing-key rotation). */
+  STS_ADMIN_TOKEN: 'stsAdminToken',
 } as const;
 export type SecretEnvName = keyof typeof SECRET_FILES;
 export const SECRET_ENV_NAMES = Object.keys(SECRET_FILES) as SecretEnvName[];
@@ -28,7 +30,7 @@ export const PREVIOUS_FILE_SUFFIX = 'Previous';
 
 export const MEMBER_SECRETS: Readonly<Record<MemberName, readonly SecretEnvName[]>> = {
   api: ['SECRET_STORE_KEK', 'STREAMS_HMAC_KEY', 'GATEWAY_STS_HMAC_KEY', 'CARACAL_ADMIN_TOKEN', 'AUDIT_HMAC_KEY'],
-  sts: ['SECRET_STORE_KEK', 'AUDIT_HMAC_KEY', 'STREAMS_HMAC_KEY', 'GATEWAY_STS_HMAC_KEY'],
+  sts: ['SECRET_STORE_KEK', 'AUDIT_HMAC_KEY', 'STREAMS_HMAC_KEY', 'GATEWAY_STS_HMAC_KEY', 'STS_ADMIN_TOKEN'],
   gateway: ['STREAMS_HMAC_KEY', 'AUDIT_HMAC_KEY', 'GATEWAY_STS_HMAC_KEY', 'CARACAL_ADMIN_TOKEN'],
   audit: ['AUDIT_HMAC_KEY'],
   coordinator: ['STREAMS_HMAC_KEY', 'CARACAL_COORDINATOR_TOKEN'],

@@ -49,6 +49,8 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       acceptPrevious: acceptPrevious[name] ?? true,
       pins: pins[name] ?? {},
       peerUrls: { sts: members.sts?.url, api: members.api?.url, coordinator: members.coordinator?.url },
+      databaseUrl: opts.databaseUrl,
+      jwksPreviousWindowMs: opts.jwksPreviousWindowMs,
     });
 
   // One operation at a time per member, so two restart requests cannot

@@ -3,7 +3,8 @@
  *   node --import tsx deploy/sandbox/src/bin/fleet.ts
  * Environment: CARACAL_SECRETS_DIR (else Caracal's default location),
  * REDIS_URL, SANDBOX_BASE_PORT (a port, or unset/`ephemeral` for free ports),
- * SANDBOX_CONTROL_PORT, CARACAL_NAMESPACE, SANDBOX_LOG_DIR.
+ * SANDBOX_CONTROL_PORT, CARACAL_NAMESPACE, SANDBOX_LOG_DIR, DATABASE_URL (sealed
+ * zone secrets of API and STS; unset turns them off), SANDBOX_JWKS_PREVIOUS_WINDOW_MS.
  * Missing secrets are created first, as `caracal up` does.
  */
 import { resolveSecretsDir } from '@caracal-rotation/secrets';
@@ -24,6 +25,11 @@ function portFromEnv(name: string): number | undefined {
 const secretsDir = resolveSecretsDir(process.env);
 const basePort = portFromEnv('SANDBOX_BASE_PORT');
 const controlPort = portFromEnv('SANDBOX_CONTROL_PORT');
+const jwksWindow = process.env.SANDBOX_JWKS_PREVIOUS_WINDOW_MS;
+if (jwksWindow && !/^\d+$/.test(jwksWindow)) {
+  console.error('SANDBOX_JWKS_PREVIOUS_WINDOW_MS must be a whole number of milliseconds');
+  process.exit(2);
+}
 
 const created = await ensureSandboxSecrets(secretsDir);
 if (created.length > 0) console.error(`created missing secrets in ${secretsDir}: ${created.join(', ')}`);
@@ -35,6 +41,8 @@ const fleet = await startFleet({
   basePort: basePort ?? 'ephemeral',
   controlPort,
   logDir: process.env.SANDBOX_LOG_DIR || undefined,
+  databaseUrl: process.env.DATABASE_URL || undefined,
+  jwksPreviousWindowMs: jwksWindow ? Number(jwksWindow) : undefined,
 }).catch((err: unknown) => {
   console.error(`sandbox fleet failed to start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);

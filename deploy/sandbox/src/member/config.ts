@@ -16,11 +16,17 @@ export interface MemberConfig {
   stsUrl: string | undefined;
   apiUrl: string | undefined;
   coordinatorUrl: string | undefined;
+  /** Postgres of the sealed zone secrets; unset turns those endpoints off. */
+  databaseUrl: string | undefined;
+  /** How long the JWKS keeps serving the previous zone key after a rotation. */
+  jwksPreviousWindowMs: number;
   bootId: string;
   startedAt: string;
 }
 
 const PIN_PREFIX = 'SANDBOX_PIN_';
+/** Caracal serves the previous zone key while the active one is under 24 h old. */
+export const DEFAULT_JWKS_PREVIOUS_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export function memberConfigFromEnv(nameArg: string | undefined, env: NodeJS.ProcessEnv): MemberConfig {
   const member = nameArg ?? env.SANDBOX_MEMBER;
@@ -41,6 +47,8 @@ export function memberConfigFromEnv(nameArg: string | undefined, env: NodeJS.Pro
     stsUrl: env.STS_URL || undefined,
     apiUrl: env.API_URL || undefined,
     coordinatorUrl: env.COORDINATOR_URL || undefined,
+    databaseUrl: env.DATABASE_URL || undefined,
+    jwksPreviousWindowMs: parseMs(env.SANDBOX_JWKS_PREVIOUS_WINDOW_MS, DEFAULT_JWKS_PREVIOUS_WINDOW_MS, 'SANDBOX_JWKS_PREVIOUS_WINDOW_MS'),
     bootId: randomUUID(),
     startedAt: new Date().toISOString(),
   };
@@ -57,4 +65,11 @@ function pinsFromEnv(env: NodeJS.ProcessEnv): Record<string, string> {
 function parseBool(value: string | undefined, fallback: boolean): boolean {
   if (value === undefined || value === '') return fallback;
   return !['0', 'false', 'no', 'off'].includes(value.toLowerCase());
+}
+
+function parseMs(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 0) throw new Error(`${name} must be a whole number of milliseconds`);
+  return ms;
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type pg from 'pg';
 import type { CaracalStreams } from '@caracal-rotation/contracts';
 import type { MemberConfig } from './config.js';
 import type { Route } from './http.js';
@@ -13,6 +14,8 @@ export interface MemberContext {
   material: Material;
   /** Lazily connected: a role that never sends a command never connects. */
   redis: Redis;
+  /** The sealed-secrets database, when DATABASE_URL was given (KEK holders only). */
+  db: pg.Pool | undefined;
   streams: CaracalStreams;
   stats: Stats;
   log: Log;

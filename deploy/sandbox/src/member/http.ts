@@ -24,9 +24,9 @@ export class HttpError extends Error {
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
@@ -44,8 +44,10 @@ export async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+export async function readJsonObject(req: IncomingMessage, options: { emptyIsObject?: boolean } = {}): Promise<Record<string, unknown>> {
   const body = await readBody(req);
+  // For endpoints whose body is optional: an empty POST means "no options".
+  if (options.emptyIsObject && body.toString('utf8').trim() === '') return {};
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));

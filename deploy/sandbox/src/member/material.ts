@@ -11,6 +11,7 @@ const SECRET_KINDS: Readonly<Record<SecretEnvName, SecretKind>> = {
   GATEWAY_STS_HMAC_KEY: 'hmac-key',
   CARACAL_ADMIN_TOKEN: 'token',
   CARACAL_COORDINATOR_TOKEN: 'token',
+  STS_ADMIN_TOKEN: 'token',
 };
 
 /** The docs call the KEK ZONE_KEK; Caracal's code reads SECRET_STORE_KEK. Accept both. */

@@ -1,43 +1,49 @@
 import type { Redis } from 'ioredis';
+import type pg from 'pg';
 import type { MemberName } from '../members.js';
 import { errorMessage } from './log.js';
 import type { Material } from './material.js';
 import type { GroupConsumer } from './stream-consumer.js';
 
 export interface NotReady {
-  dependency: 'secrets' | 'redis' | 'consumers';
+  dependency: 'secrets' | 'redis' | 'postgres' | 'consumers';
   error: string;
 }
 
 export interface ReadinessInputs {
   material: Material;
   redis: Redis | undefined;
+  db?: pg.Pool | undefined;
   consumers: readonly GroupConsumer[];
 }
 
 const PING_TIMEOUT_MS = 1000;
 
-/** Why the member is not ready, or null: secrets first, then Redis, then consumers. */
-export async function checkReadiness({ material, redis, consumers }: ReadinessInputs): Promise<NotReady | null> {
+/** Why the member is not ready, or null: secrets first, then Redis, Postgres, consumers. */
+export async function checkReadiness({ material, redis, db, consumers }: ReadinessInputs): Promise<NotReady | null> {
   if (!material.ok) return { dependency: 'secrets', error: material.problems.join('; ') };
   if (redis) {
-    const redisProblem = await pingProblem(redis);
+    const redisProblem = await pingProblem('redis', () => redis.ping());
     if (redisProblem) return { dependency: 'redis', error: redisProblem };
+  }
+  if (db) {
+    const dbProblem = await pingProblem('postgres', () => db.query('SELECT 1'));
+    if (dbProblem) return { dependency: 'postgres', error: dbProblem };
   }
   const consumerProblems = consumers.map((c) => c.problem()).filter((p): p is string => p !== null);
   if (consumerProblems.length > 0) return { dependency: 'consumers', error: consumerProblems.join('; ') };
   return null;
 }
 
-async function pingProblem(redis: Redis): Promise<string | null> {
+async function pingProblem(what: string, ping: () => Promise<unknown>): Promise<string | null> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve('redis did not answer PING in time'), PING_TIMEOUT_MS);
+    timer = setTimeout(() => resolve(`${what} did not answer in time`), PING_TIMEOUT_MS);
   });
   try {
-    return await Promise.race([redis.ping().then(() => null), timeout]);
+    return await Promise.race([ping().then(() => null), timeout]);
   } catch (err) {
-    return `redis unreachable: ${errorMessage(err)}`;
+    return `${what} unreachable: ${errorMessage(err)}`;
   } finally {
     clearTimeout(timer);
   }

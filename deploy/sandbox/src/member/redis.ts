@@ -47,8 +47,9 @@ export async function closeRedis(redis: Redis): Promise<void> {
  * per-command errors in the result instead of rejecting, and a silently
  * failed XACK or DLQ write would break at-least-once handling.
  */
-export async function execAll(multi: ReturnType<Redis['multi']>): Promise<void> {
+export async function execAll(multi: ReturnType<Redis['multi']>): Promise<[error: Error | null, result: unknown][]> {
   const results = await multi.exec();
   if (results === null) throw new Error('transaction aborted');
   for (const [err] of results) if (err) throw err;
+  return results;
 }

@@ -1,8 +1,6 @@
-import { decodeHexKey, signatureMatches } from '@caracal-rotation/bus';
-import { deadLetterStream } from '@caracal-rotation/contracts';
 import { HttpError, sendJson, type Route } from './http.js';
 import type { MemberContext } from './context.js';
-import { execAll } from './redis.js';
+import { deadLetterEntry, streamSignatureCheck } from './signed-stream.js';
 import type { ConsumerSpec } from './stream-consumer.js';
 
 /**
@@ -25,22 +23,14 @@ export class RevokedSessions {
 
 export function revocationConsumer(ctx: MemberContext, group: string, sessions: RevokedSessions): ConsumerSpec {
   const stream = ctx.streams.sessionsRevoke;
-  const deadStream = deadLetterStream(stream);
-  // Decoded once: members never reload material.
-  const keys = ctx.material.accepted('STREAMS_HMAC_KEY').map((hex) => decodeHexKey(hex));
-
-  const deadLetter = async (id: string, fields: Record<string, string>, error: string) => {
-    await execAll(
-      ctx.redis.multi().xadd(deadStream, '*', 'original_id', id, 'error', error, 'values', JSON.stringify(fields)).xack(stream, group, id),
-    );
-    ctx.log('warn', 'revocation dead-lettered', { entry_id: id, error, kid: fields.kid });
-  };
+  const signed = streamSignatureCheck(ctx, stream);
+  const deadLetter = (id: string, fields: Record<string, string>, error: string) => deadLetterEntry(ctx, stream, group, id, fields, error);
 
   return {
     stream,
     group,
     async handle(id, fields) {
-      if (!keys.some((key) => signatureMatches(stream, fields, key))) {
+      if (!signed(fields)) {
         ctx.stats.inc('invalid_signature');
         await deadLetter(id, fields, 'invalid_signature');
         return;

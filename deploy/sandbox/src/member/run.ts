@@ -10,6 +10,7 @@ import { Material } from './material.js';
 import { checkReadiness, readyResponse } from './readiness.js';
 import { closeRedis, connectRedis } from './redis.js';
 import { ROLES } from './roles/index.js';
+import { openSealedPool } from '../sealed/db.js';
 import { Stats } from './stats.js';
 import { GroupConsumer } from './stream-consumer.js';
 
@@ -28,7 +29,13 @@ export async function startMember(config: MemberConfig, env: NodeJS.ProcessEnv):
   const definition = ROLES[config.member];
   const material = Material.load(MEMBER_SECRETS[config.member], env, config.acceptPrevious, config.pins);
   const redis = connectRedis(config.redisUrl, 'main', log);
-  const ctx: MemberContext = { config, material, redis, streams: caracalStreams(config.namespace), stats: new Stats(definition.counters), log };
+  // Only KEK holders keep sealed secrets; anyone else ignores DATABASE_URL (and does not wait on Postgres to be ready).
+  const holdsKek = MEMBER_SECRETS[config.member].includes('SECRET_STORE_KEK');
+  const db =
+    config.databaseUrl && holdsKek
+      ? openSealedPool(config.databaseUrl, (err) => log('warn', 'postgres connection error', { error: errorMessage(err) }))
+      : undefined;
+  const ctx: MemberContext = { config, material, redis, db, streams: caracalStreams(config.namespace), stats: new Stats(definition.counters), log };
   const role = definition.create(ctx);
 
   // With bad or pinned-away material the holder must not judge messages:
@@ -59,7 +66,7 @@ export async function startMember(config: MemberConfig, env: NodeJS.ProcessEnv):
       method: 'GET',
       path: '/ready',
       async handler(_req, res) {
-        const notReady = await checkReadiness({ material, redis: role.usesRedis ? redis : undefined, consumers });
+        const notReady = await checkReadiness({ material, redis: role.usesRedis ? redis : undefined, db, consumers });
         const { status, body } = readyResponse(config.member, notReady);
         sendJson(res, status, body);
       },
@@ -78,7 +85,7 @@ export async function startMember(config: MemberConfig, env: NodeJS.ProcessEnv):
       server.close();
       server.closeAllConnections();
       await Promise.all(consumers.map((c) => c.stop()));
-      await closeRedis(redis);
+      await Promise.all([closeRedis(redis), db?.end().catch(() => undefined)]);
     },
   };
 }

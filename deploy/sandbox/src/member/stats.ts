@@ -6,6 +6,7 @@ export const COUNTER_NAMES = [
   'hmac_verify_failed',
   'exchanges_ok',
   'exchanges_denied',
+  'keys_invalidated',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 

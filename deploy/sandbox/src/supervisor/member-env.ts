@@ -11,6 +11,8 @@ export interface MemberEnvInputs {
   acceptPrevious: boolean;
   pins: Record<string, string>;
   peerUrls: { sts?: string; api?: string; coordinator?: string };
+  databaseUrl?: string;
+  jwksPreviousWindowMs?: number;
 }
 
 /**
@@ -37,6 +39,9 @@ export function memberEnv(x: MemberEnvInputs, inherited: NodeJS.ProcessEnv = pro
   if (x.peerUrls.sts) env.STS_URL = x.peerUrls.sts;
   if (x.peerUrls.api) env.API_URL = x.peerUrls.api;
   if (x.peerUrls.coordinator) env.COORDINATOR_URL = x.peerUrls.coordinator;
+  // Only the KEK holders keep sealed secrets, as in Caracal's compose file.
+  if (x.databaseUrl && MEMBER_SECRETS[x.name].includes('SECRET_STORE_KEK')) env.DATABASE_URL = x.databaseUrl;
+  if (x.jwksPreviousWindowMs !== undefined && x.name === 'sts') env.SANDBOX_JWKS_PREVIOUS_WINDOW_MS = String(x.jwksPreviousWindowMs);
   return env;
 }
 
@@ -50,6 +55,7 @@ function withoutSandboxSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   for (const name of [...SECRET_ENV_NAMES, 'ZONE_KEK']) {
     for (const suffix of ['', '_FILE', '_PREVIOUS', '_PREVIOUS_FILE']) secretVars.add(`${name}${suffix}`);
   }
-  const drop = (key: string) => secretVars.has(key) || key.startsWith('SANDBOX_') || ['STS_URL', 'API_URL', 'COORDINATOR_URL'].includes(key);
+  const drop = (key: string) =>
+    secretVars.has(key) || key.startsWith('SANDBOX_') || ['STS_URL', 'API_URL', 'COORDINATOR_URL', 'DATABASE_URL'].includes(key);
   return Object.fromEntries(Object.entries(env).filter(([key]) => !drop(key)));
 }

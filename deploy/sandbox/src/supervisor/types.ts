@@ -20,6 +20,13 @@ export interface FleetOptions {
   controlPort?: number;
   /** Member output goes to `<logDir>/<name>.log`. */
   logDir?: string;
+  /**
+   * Postgres of the sealed zone secrets, given to the KEK holders (API, STS).
+   * Without it their sealed-secret endpoints answer 503 and they stay ready.
+   */
+  databaseUrl?: string;
+  /** How long the STS's JWKS keeps the previous zone key after a rotation; 24 h by default, as Caracal. */
+  jwksPreviousWindowMs?: number;
 }
 
 export interface FleetMember {

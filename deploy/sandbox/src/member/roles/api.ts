@@ -4,16 +4,19 @@ import { auditEventFields, fieldArgs, revocationFields } from '@caracal-rotation
 import type { SecretEnvName } from '../../members.js';
 import type { MemberContext, RoleDefinition } from '../context.js';
 import { HttpError, readJsonObject, requireBearer, sendJson, type Route } from '../http.js';
+import { sealedRoutes } from '../sealed-routes.js';
 
 /**
- * The API: admin-token endpoints, and the producer side of the two streams
- * the rotation verifier checks (revocations signed with the streams key,
- * audit events signed with the audit key).
+ * The API: admin-token endpoints, the producer side of the two streams the
+ * rotation verifier checks (revocations signed with the streams key, audit
+ * events signed with the audit key), and the sealed zone secrets with their
+ * re-seal job (when DATABASE_URL is given).
  */
 export const apiRole: RoleDefinition = {
   counters: [],
   create(ctx) {
-    return { usesRedis: true, consumers: [], routes: [whoamiRoute(ctx), revokeRoute(ctx), auditEventRoute(ctx)] };
+    const routes = [whoamiRoute(ctx), revokeRoute(ctx), auditEventRoute(ctx), ...sealedRoutes(ctx, (req) => requireAdmin(ctx, req), { write: true })];
+    return { usesRedis: true, consumers: [], routes };
   },
 };
 
