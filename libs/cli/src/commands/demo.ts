@@ -1,0 +1,80 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Material } from '@caracal-rotation/contracts';
+import { getRotation, type RotationRecord } from '@caracal-rotation/projection';
+import pg from 'pg';
+import { cliEnvironment, requireServers } from '../environment.js';
+import { connectOperator, defaultActor } from '../operator.js';
+import { followRotation } from '../stack/follow.js';
+import { startStack } from '../stack/stack.js';
+import { describeEvent } from './progress.js';
+import type { Output } from '../output.js';
+
+export const DEMO_MATERIALS: Material[] = ['AUDIT_HMAC_KEY', 'STREAMS_HMAC_KEY', 'GATEWAY_STS_HMAC_KEY', 'CARACAL_ADMIN_TOKEN', 'CARACAL_COORDINATOR_TOKEN'];
+
+const TERMINAL = new Set(['completed', 'failed', 'rejected', 'abandoned']);
+
+async function waitForRecords(pool: pg.Pool, ids: string[], timeoutMs: number): Promise<RotationRecord[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = (await Promise.all(ids.map((id) => getRotation(pool, id)))).filter((r): r is RotationRecord => r !== undefined);
+    if ((rows.length === ids.length && rows.every((r) => TERMINAL.has(r.state))) || Date.now() > deadline) return rows;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * `npm run demo`: the sandbox fleet and the five services as real processes,
+ * then one rotation per material, one after another, with live progress, and
+ * the history as the recorder wrote it to Postgres.
+ */
+export async function runDemo(out: Output, materials: Material[] = DEMO_MATERIALS): Promise<number> {
+  const env = cliEnvironment();
+  await requireServers(env);
+  const runDir = await mkdtemp(join(tmpdir(), 'caracal-rotate-demo-'));
+  out.line(`secrets directory  ${env.secretsDir}`);
+  out.line(`database           ${new URL(env.databaseUrl).pathname.slice(1)} on ${new URL(env.databaseUrl).host}`);
+  out.line(`logs               ${join(runDir, 'logs')}`);
+  out.line('starting the sandbox fleet and the five services …');
+  const stack = await startStack({ ...env, runDir, sandbox: { basePort: 'ephemeral' }, sandboxWindowMs: 1500, logLevel: 'info' });
+  const operator = await connectOperator(env);
+  const pool = new pg.Pool({ connectionString: env.databaseUrl, max: 2 });
+  const ids: string[] = [];
+  try {
+    out.line(`fleet: ${Object.entries(stack.fleet!.members).map(([n, m]) => `${n} ${m!.url}`).join(', ')}`);
+    for (const material of materials) {
+      out.line('');
+      out.line(`── ${material} ──`);
+      const started = Date.now();
+      const id = await operator.request({ material, reason: 'sandbox demo rotation', actor: defaultActor(), ticket: 'DEMO-1' });
+      ids.push(id);
+      const result = await followRotation(
+        operator.redis,
+        operator.streams,
+        id,
+        (e) => out.line(`  +${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${describeEvent(e)}`),
+        { timeoutMs: 120_000 },
+      );
+      if (result.deadLettered) out.line(`  the request was dead-lettered (${result.deadLettered})`);
+      else if (!result.finished) out.line('  (no terminal event within 120 s)');
+    }
+    out.line('');
+    out.line('Recorded in Postgres (rotations):');
+    const rows = await waitForRecords(pool, ids, 15_000);
+    out.table(
+      ['material', 'state', 'actor', 'new kid', 'previous kid', 'location', 'rollback window ended', 'completed'],
+      rows.map((r) => [r.material ?? '', r.state, r.actor ?? '', r.newKid ?? '', r.previousKid ?? '', r.secretLocation ?? '', r.retireAfter ?? '', r.completedAt ?? '']),
+    );
+    const events = await pool.query<{ n: string }>('SELECT count(*) AS n FROM rotation_events WHERE rotation_id = ANY($1)', [ids]);
+    out.line(`${events.rows[0]!.n} events recorded in rotation_events for these ${ids.length} rotations.`);
+    const ok = rows.length === ids.length && rows.every((r) => r.state === 'completed');
+    out.line(ok ? 'All rotations completed.' : 'Some rotations did not complete; see the lines above and the logs.');
+    return ok ? 0 : 1;
+  } finally {
+    await operator.close();
+    await pool.end();
+    out.line('stopping …');
+    await stack.stop();
+  }
+}

@@ -1,0 +1,61 @@
+import net from 'node:net';
+import { resolveSecretsDir } from '@caracal-rotation/secrets';
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/caracal_rotation';
+
+export interface CliEnvironment {
+  redisUrl: string;
+  databaseUrl: string;
+  secretsDir: string;
+  catalogPath: string | undefined;
+  streamPrefix: string | undefined;
+}
+
+/** The variables of DESIGN §8, with the machine-local defaults. */
+export function cliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnvironment {
+  return {
+    redisUrl: env.REDIS_URL || DEFAULT_REDIS_URL,
+    databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
+    secretsDir: resolveSecretsDir(env),
+    catalogPath: env.CARACAL_CATALOG || undefined,
+    streamPrefix: env.STREAM_PREFIX || undefined,
+  };
+}
+
+function answers(url: string, defaultPort: number): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: hostname || '127.0.0.1', port: Number(port || defaultPort) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1500, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** Fails with a message that says what to start when Redis or Postgres does not answer. */
+export async function requireServers(env: CliEnvironment, needs: { redis?: boolean; postgres?: boolean } = { redis: true, postgres: true }): Promise<void> {
+  const problems: string[] = [];
+  if (needs.redis && !(await answers(env.redisUrl, 6379))) {
+    problems.push(`Redis does not answer at ${new URL(env.redisUrl).host}. Start it (redis-server --daemonize yes --port 6379) or set REDIS_URL.`);
+  }
+  if (needs.postgres && !(await answers(env.databaseUrl, 5432))) {
+    problems.push(`PostgreSQL does not answer at ${new URL(env.databaseUrl).host}. Start it (pg_ctlcluster 15 main start) or set DATABASE_URL.`);
+  }
+  if (problems.length) throw new UsageError(problems.join('\n'), 69);
+}
+
+/** An error meant for the operator: printed without a stack, with its exit code. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

@@ -1,0 +1,114 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sandboxCatalog, type HoldersConfig } from '@caracal-rotation/contracts';
+import { ensureSandboxSecrets, startFleet, type Fleet, type FleetOptions } from '@caracal-rotation/sandbox';
+import { SERVICE_NAMES, ServiceProcess, type ServiceName } from './service-process.js';
+
+export interface StackOptions {
+  redisUrl: string;
+  databaseUrl: string;
+  secretsDir: string;
+  /** Where the stack keeps its logs and generated files (holders, sandbox catalog). */
+  runDir: string;
+  streamPrefix?: string;
+  /** Start the sandbox fleet, with these options. */
+  sandbox?: Omit<FleetOptions, 'secretsDir' | 'redisUrl'> | false;
+  /** Catalog file for the services; with the sandbox and none given, the sandbox catalog (windows of `sandboxWindowMs`). */
+  catalogPath?: string;
+  sandboxWindowMs?: number;
+  /** Holders file; with the sandbox and none given, one is written for the fleet. */
+  holdersPath?: string;
+  replicas?: number;
+  logLevel?: string;
+  /** Extra environment per service (or for all, under `*`). */
+  env?: Partial<Record<ServiceName | '*', NodeJS.ProcessEnv>>;
+}
+
+export interface Stack {
+  fleet: Fleet | undefined;
+  services: ServiceProcess[];
+  holdersPath: string | undefined;
+  catalogPath: string | undefined;
+  instances(name: ServiceName): ServiceProcess[];
+  stop(): Promise<void>;
+}
+
+/** The holders file for a sandbox fleet: every member restarts through the supervisor. */
+export function sandboxHolders(fleet: Fleet): HoldersConfig {
+  return {
+    version: 1,
+    caracal_namespace: fleet.namespace,
+    holders: Object.fromEntries(
+      Object.entries(fleet.members).map(([name, m]) => [
+        name,
+        { url: m!.url, restart: { adapter: 'http' as const, url: `${fleet.controlUrl}/members/${name}/restart` }, ready_timeout_ms: 15_000 },
+      ]),
+    ),
+  };
+}
+
+/**
+ * Starts the five services (optionally several replicas each) and, when
+ * asked, the sandbox fleet they rotate against. Everything runs as real
+ * processes; `stop()` ends them gracefully.
+ */
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const logDir = join(opts.runDir, 'logs');
+  await mkdir(logDir, { recursive: true });
+  let fleet: Fleet | undefined;
+  let holdersPath = opts.holdersPath;
+  let catalogPath = opts.catalogPath;
+  const services: ServiceProcess[] = [];
+
+  const stop = async () => {
+    await Promise.allSettled(services.map((s) => s.stop()));
+    await fleet?.stop();
+  };
+
+  try {
+    if (opts.sandbox !== undefined && opts.sandbox !== false) {
+      await ensureSandboxSecrets(opts.secretsDir);
+      fleet = await startFleet({ ...opts.sandbox, secretsDir: opts.secretsDir, redisUrl: opts.redisUrl, logDir });
+      if (!holdersPath) {
+        holdersPath = join(opts.runDir, 'holders.json');
+        await writeFile(holdersPath, JSON.stringify(sandboxHolders(fleet), null, 2));
+      }
+      if (!catalogPath) {
+        catalogPath = join(opts.runDir, 'catalog.sandbox.json');
+        await writeFile(catalogPath, JSON.stringify(sandboxCatalog(opts.sandboxWindowMs ?? 2000), null, 2));
+      }
+    }
+
+    const common: NodeJS.ProcessEnv = {
+      REDIS_URL: opts.redisUrl,
+      DATABASE_URL: opts.databaseUrl,
+      CARACAL_SECRETS_DIR: opts.secretsDir,
+      LOG_LEVEL: opts.logLevel ?? 'info',
+      ...(opts.streamPrefix ? { STREAM_PREFIX: opts.streamPrefix } : {}),
+      ...(catalogPath ? { CARACAL_CATALOG: catalogPath } : {}),
+      ...(holdersPath ? { CARACAL_HOLDERS: holdersPath } : {}),
+      ...(fleet ? { CARACAL_NAMESPACE: fleet.namespace } : {}),
+      ...opts.env?.['*'],
+    };
+    const replicas = opts.replicas ?? 1;
+    // The recorder first: it creates the database and migrates before others emit.
+    const order: ServiceName[] = ['recorder', ...SERVICE_NAMES.filter((n) => n !== 'recorder')];
+    for (const name of order) {
+      const batch = Array.from({ length: replicas }, (_, i) => new ServiceProcess(name, `${name}-${i + 1}`, { ...common, ...opts.env?.[name] }, logDir));
+      services.push(...batch);
+      await Promise.all(batch.map((s) => s.start()));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  return {
+    fleet,
+    services,
+    holdersPath,
+    catalogPath,
+    instances: (name) => services.filter((s) => s.name === name),
+    stop,
+  };
+}
