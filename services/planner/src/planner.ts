@@ -14,10 +14,8 @@ import {
 import type { ServiceRuntime } from '@caracal-rotation/runtime';
 import type { SecretStore } from '@caracal-rotation/secrets';
 import { z } from 'zod';
-import { buildPlan, drainSetOf } from './build-plan.js';
+import { buildPlan, checkStore, drainSetOf, validateRequest, type AcceptedRequest } from '@caracal-rotation/planning';
 import { ClassLock, type QueueItem } from './class-lock.js';
-import { checkStore } from './store-check.js';
-import { validateRequest, type AcceptedRequest } from './validate-request.js';
 
 export interface PlannerDeps {
   runtime: ServiceRuntime;
