@@ -1,5 +1,9 @@
 import { z } from 'zod';
 
+/** Kubernetes names: a namespace is a DNS label, a Deployment a DNS subdomain. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 /**
  * Where each holder runs and how to restart it: the deployment side of the
  * catalog (which says *what* to roll). The roller and verifier read it from
@@ -18,6 +22,17 @@ export const restartAdapterSchema = z.discriminatedUnion('adapter', [
     command: z.array(z.string()).min(1),
     /** Optional second command that waits for the restart to finish (e.g. `kubectl rollout status`). */
     wait: z.array(z.string()).min(1).optional(),
+  }),
+  z.object({
+    adapter: z.literal('kubernetes'),
+    /** Namespace of the Deployment (a DNS label). */
+    namespace: z.string().regex(DNS_LABEL, 'must be a Kubernetes namespace name (DNS label)').max(63),
+    /** The Deployment to roll: its pod template's `kubectl.kubernetes.io/restartedAt` is patched, as `kubectl rollout restart` does. */
+    deployment: z.string().regex(DNS_SUBDOMAIN, 'must be a Kubernetes object name (DNS subdomain)').max(253),
+    /** API server base URL; default the in-cluster `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`. */
+    api_server: z.url().optional(),
+    /** Bearer token file; default the pod's service account token. */
+    token_file: z.string().min(1).optional(),
   }),
 ]);
 export type RestartAdapter = z.infer<typeof restartAdapterSchema>;
