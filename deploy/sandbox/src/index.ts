@@ -38,7 +38,7 @@ export {
 } from './member/zone-keys/paths.js';
 export { isZoneId, type PublicZoneJwk } from './member/zone-keys/keys.js';
 export { MANDATE_ISSUER, MAX_MANDATE_TTL_SECONDS, type MandateVerdict } from './member/zone-keys/mandates.js';
-export { keyInvalidationFields } from './member/zone-keys/invalidation-fields.js';
+export { keyInvalidationFields } from '@caracal-rotation/caracal-protocol';
 
 // ZONE_KEK: the CSS1 envelope, the sealed-secrets table and its re-seal job.
 export { seal, open, kekIdOf, kekKeyring, sealedKekId, Css1Error, CSS1_MIN_BYTES, type KekKeyring, type Css1ErrorCode } from './css1.js';

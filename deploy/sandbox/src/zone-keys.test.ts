@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caracalStreams } from '@caracal-rotation/contracts';
 import { fieldArgs } from '@caracal-rotation/caracal-protocol';
 import { ensureSandboxSecrets } from './ensure-secrets.js';
-import { keyInvalidationFields } from './member/zone-keys/invalidation-fields.js';
+import { keyInvalidationFields } from '@caracal-rotation/caracal-protocol';
 import { JWKS_CACHE_CONTROL, STS_KEYS_GROUP, jwksUrlPath, retirePreviousSigningKeyPath, rotateSigningKeyPath } from './member/zone-keys/paths.js';
 import { startFleet, type Fleet } from './supervisor.js';
 import { dropNamespace, getJson, postJson, readSecretFile, streamEntries, testRedis, uniqueNamespace, waitFor } from './test-helpers.js';

@@ -13,3 +13,4 @@ export {
 } from './gateway-exchange.js';
 export { signAuditEvent, signAuditData, auditEventFields } from './audit-event.js';
 export { revocationFields, fieldArgs, type SessionRevocation } from './revocation.js';
+export { keyInvalidationFields } from './key-invalidation.js';

@@ -30,6 +30,13 @@ export const MATERIAL_CHECKS = [
   'redis_auth_old_refused',
 ] as const;
 
-export const CHECK_NAMES = [...BASELINE_CHECKS, ...MATERIAL_CHECKS] as const;
+/**
+ * Results an operator, not the verifier, reports: `caracal-rotate rollback`
+ * publishes a failing deploy verification with this check so the
+ * secret-writer rolls the rotation back through the ordinary path.
+ */
+export const OPERATOR_CHECKS = ['operator_rollback'] as const;
+
+export const CHECK_NAMES = [...BASELINE_CHECKS, ...MATERIAL_CHECKS, ...OPERATOR_CHECKS] as const;
 export const checkNameSchema = z.enum(CHECK_NAMES);
 export type CheckName = z.infer<typeof checkNameSchema>;

@@ -45,13 +45,54 @@ export const holderSchema = z.object({
 });
 export type HolderConfig = z.infer<typeof holderSchema>;
 
+/**
+ * How writers reach the systems that hold material outside the secrets
+ * directory. Credentials are never inline: `*_file` names a file in the
+ * secrets directory, which only the secret-writer and verifier read.
+ */
+export const postgresRoleTargetSchema = z.object({
+  /** File (in the secrets directory) holding an administrative connection URL. */
+  admin_url_file: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/).default('postgresAdminUrl'),
+  /** Postgres role of a catalog role; Caracal names them caracal<svc>. */
+  role_template: z.string().includes('{role}').default('caracal{role}'),
+  /** What the derived `<role>DatabaseUrl` file holds. */
+  database_url_template: z.string().includes('{password}').default('postgres://{user}:{password}@postgres:5432/caracal'),
+});
+
+export const redisAclTargetSchema = z.object({
+  admin_url_file: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/).default('redisAdminUrl'),
+  /** The ACL user whose passwords rotate (two passwords during the overlap). */
+  user: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+  /** What the derived `redisUrl` file holds. */
+  url_template: z.string().includes('{password}').default('redis://{user}:{password}@redis:6379'),
+});
+
+export const zoneKeysTargetSchema = z.object({
+  /** The holder that serves JWKS and rotates zone keys. */
+  sts: z.string().default('sts'),
+  /** File (in the secrets directory) holding STS_ADMIN_TOKEN. */
+  admin_token_file: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/).default('stsAdminToken'),
+  /** Lifetime of the canary mandate minted with the old key before a rotation. */
+  canary_ttl_seconds: z.number().int().positive().default(3600),
+});
+
+export const kekResealSchema = z.object({
+  /** argv of the re-seal job, run without a shell; `{secrets_dir}` is replaced. */
+  command: z.array(z.string()).min(1),
+  env: z.record(z.string(), z.string()).default({}),
+  timeout_ms: z.number().int().positive().default(600_000),
+  /** A job killed by a signal is run again, up to this many times (it is idempotent). */
+  attempts: z.number().int().positive().default(3),
+});
+
 export const holdersConfigSchema = z.object({
   version: z.literal(1),
   /** Namespace of Caracal's own stream names (empty in production). */
   caracal_namespace: z.string().default(''),
   holders: z.record(z.string(), holderSchema),
-  /** Administrative connections for the postgres-role and redis-acl writers. */
-  postgres_admin_url: z.string().optional(),
-  redis_admin_url: z.string().optional(),
+  postgres: postgresRoleTargetSchema.optional(),
+  redis_acl: redisAclTargetSchema.optional(),
+  zones: zoneKeysTargetSchema.optional(),
+  kek_reseal: kekResealSchema.optional(),
 });
 export type HoldersConfig = z.infer<typeof holdersConfigSchema>;

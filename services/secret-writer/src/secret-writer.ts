@@ -13,6 +13,7 @@ import {
 import type { ServiceRuntime } from '@caracal-rotation/runtime';
 import { SecretsError } from '@caracal-rotation/secrets';
 import type { MaterialWriter } from './writers/material-writer.js';
+import { WriteRefused } from './writers/write-refused.js';
 
 export type WriterRegistry = Partial<Record<Plan['writer'], MaterialWriter>>;
 
@@ -50,6 +51,7 @@ export function createSecretWriter(runtime: ServiceRuntime, writers: WriterRegis
       // A refusal of the store (unsafe directory, missing material) will not
       // fix itself on retry: end the rotation visibly. Anything else retries.
       if (err instanceof SecretsError) return [failed(rotationId, phase, base, `${err.code}: ${err.message}`)];
+      if (err instanceof WriteRefused) return [failed(rotationId, phase, base, err.message)];
       throw err;
     }
   }
