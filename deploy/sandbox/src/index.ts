@@ -51,3 +51,15 @@ export {
   SEALED_RESEAL_PATH,
   RESEAL_BIN,
 } from './sealed/paths.js';
+export { seedSandbox, type SeedOptions } from './seed.js';
+
+// Postgres roles and the Redis ACL user whose passwords rotate.
+export { startSandboxPostgres, DEFAULT_PG_BIN_DIR, type SandboxPostgres, type SandboxPostgresOptions } from './stores/postgres.js';
+export {
+  bootstrapPostgresRoles,
+  bootstrapRedisAclUser,
+  dropRedisAclUser,
+  type PostgresRolesOptions,
+  type PostgresRolesResult,
+  type RedisAclUserOptions,
+} from './stores/bootstrap.js';

@@ -51,3 +51,11 @@ export const STAGE_GROUPS = {
   recorder: 'recorder',
 } as const;
 export type StageName = keyof typeof STAGE_GROUPS;
+
+/**
+ * Where the secret-writer leaves the canary mandate it minted with a zone's
+ * old signing key, for the verifier to present during the overlap and after
+ * retirement. A mandate is a credential, so it travels in Redis, never in an
+ * event.
+ */
+export const zoneRotationStateKey = (prefix: string, rotationId: string): string => `{${prefix}}:zone-key:${rotationId}`;

@@ -3,6 +3,7 @@ import { createServiceRuntime, loadCatalog, runMain } from '@caracal-rotation/ru
 import { SecretStore } from '@caracal-rotation/secrets';
 import { plannerConfigSchema } from './config.js';
 import { createPlanner } from './planner.js';
+import { httpZoneDirectory } from './zone-directory.js';
 
 runMain('planner', async () => {
   const config = loadConfig(plannerConfigSchema);
@@ -10,7 +11,8 @@ runMain('planner', async () => {
 
   const runtime = await createServiceRuntime('planner', config);
   const store = new SecretStore({ dir: runtime.secretsDir, workspaceRoots: config.CARACAL_WORKSPACE_ROOTS });
-  const planner = createPlanner({ runtime, catalog, store, caracalNamespace: config.CARACAL_NAMESPACE });
+  const zoneDirectory = config.ZONE_DIRECTORY_URL ? httpZoneDirectory(config.ZONE_DIRECTORY_URL, config.ZONE_DIRECTORY_TOKEN_FILE) : undefined;
+  const planner = createPlanner({ runtime, catalog, store, caracalNamespace: config.CARACAL_NAMESPACE, zoneDirectory });
 
   await runtime.startConsumer(planner.subscriptions);
   await runtime.serveHttp();

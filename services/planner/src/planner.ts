@@ -16,12 +16,15 @@ import type { SecretStore } from '@caracal-rotation/secrets';
 import { z } from 'zod';
 import { buildPlan, checkStore, drainSetOf, validateRequest, type AcceptedRequest } from '@caracal-rotation/planning';
 import { ClassLock, type QueueItem } from './class-lock.js';
+import type { ZoneDirectory } from './zone-directory.js';
 
 export interface PlannerDeps {
   runtime: ServiceRuntime;
   catalog: Catalog;
   store: SecretStore;
   caracalNamespace: string;
+  /** Expands `zone_id: "*"`; without it such a request is refused. */
+  zoneDirectory?: ZoneDirectory;
 }
 
 /** The bus insists only on a JSON object; the planner answers everything else itself. */
@@ -33,7 +36,7 @@ interface PendingRequest {
   data: Record<string, unknown>;
 }
 
-export function createPlanner({ runtime, catalog, store, caracalNamespace }: PlannerDeps) {
+export function createPlanner({ runtime, catalog, store, caracalNamespace, zoneDirectory }: PlannerDeps) {
   const { streams, redis } = runtime;
   const lock = new ClassLock(redis, streams.prefix);
 
@@ -74,16 +77,24 @@ export function createPlanner({ runtime, catalog, store, caracalNamespace }: Pla
   }
 
   async function onRequested(event: RotationEvent<Record<string, unknown>>): Promise<OutgoingEvent[]> {
-    const verdict = validateRequest(event.data, catalog);
+    let data = event.data;
+    if (data.zone_id === '*') {
+      const all = { material: String(data.material ?? ''), zone_id: '*' };
+      if (!zoneDirectory) {
+        return [rejected(event.rotationId, 'invalid_request', 'zone_id "*" needs the STS zone directory (ZONE_DIRECTORY_URL), which this planner is not configured with', all)];
+      }
+      const zones = await zoneDirectory.list();
+      if (zones.length === 0) return [rejected(event.rotationId, 'unknown_zone', 'the STS knows no zone', all)];
+      // From here on the request is the explicit batch it stands for; a queued copy keeps the same zones.
+      data = { ...data, zone_id: undefined, zone_ids: zones };
+    }
+    const verdict = validateRequest(data, catalog);
     if (!verdict.ok) return [rejected(event.rotationId, verdict.code, verdict.message, verdict)];
     const request = verdict.request;
-    if (request.zones.includes('*')) {
-      return [rejected(event.rotationId, 'invalid_request', 'zone_id "*" needs the STS zone directory, which this planner is not configured with', verdict.request.data)];
-    }
     const problem = await checkStore(store, request);
     if (problem) return [rejected(event.rotationId, problem.code, problem.message, request.data)];
 
-    const pending: PendingRequest = { rotation_id: event.rotationId, requested_at: event.occurredAt, data: event.data };
+    const pending: PendingRequest = { rotation_id: event.rotationId, requested_at: event.occurredAt, data };
     if (request.data.dry_run) return plannedEvents(pending, request);
 
     const item: QueueItem = {

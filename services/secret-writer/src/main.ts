@@ -1,18 +1,20 @@
 import { loadConfig } from '@caracal-rotation/config';
-import { createServiceRuntime, runMain } from '@caracal-rotation/runtime';
+import { createServiceRuntime, loadHoldersConfig, runMain } from '@caracal-rotation/runtime';
 import { SecretStore } from '@caracal-rotation/secrets';
 import { secretWriterConfigSchema } from './config.js';
 import { createSecretWriter } from './secret-writer.js';
-import { FileWriter } from './writers/file-writer.js';
+import { buildWriters } from './writers/registry.js';
 
 runMain('secret-writer', async () => {
   const config = loadConfig(secretWriterConfigSchema);
+  const holders = config.CARACAL_HOLDERS ? await loadHoldersConfig(config.CARACAL_HOLDERS) : undefined;
 
   const runtime = await createServiceRuntime('secret-writer', config);
   const store = new SecretStore({ dir: runtime.secretsDir, workspaceRoots: config.CARACAL_WORKSPACE_ROOTS });
   await store.assertSafe();
+  const writers = buildWriters(store, holders, runtime.redis, runtime.streams.prefix);
 
-  await runtime.startConsumer(createSecretWriter(runtime, { file: new FileWriter(store) }));
+  await runtime.startConsumer(createSecretWriter(runtime, writers));
   await runtime.serveHttp(async () => {
     try {
       await store.assertSafe();

@@ -7,6 +7,8 @@ export const verifierConfigSchema = commonServiceSchema.extend({
   /** How long one check waits for the fleet to show the expected outcome. */
   CHECK_TIMEOUT_MS: durationMs(10_000),
   CHECK_POLL_MS: durationMs(50),
+  /** How long a baseline result answers for rotations that restarted no holder. */
+  BASELINE_SHARE_MS: durationMs(2_000),
   /** A verification runs many checks; claim only entries idle longer than that. */
   CLAIM_IDLE_MS: durationMs(120_000),
 });

@@ -16,7 +16,7 @@ runMain('verifier', async () => {
   runtime.shutdown.register('check-redis', SHUTDOWN.closeConnections, async () => void checkRedis.disconnect());
   const material = new MaterialReader(new SecretStore({ dir: runtime.secretsDir }));
 
-  const subscriptions = createVerifier({ runtime, holders, material, checkRedis, timeoutMs: config.CHECK_TIMEOUT_MS, pollMs: config.CHECK_POLL_MS });
+  const subscriptions = createVerifier({ runtime, holders, material, checkRedis, timeoutMs: config.CHECK_TIMEOUT_MS, pollMs: config.CHECK_POLL_MS, baselineShareMs: config.BASELINE_SHARE_MS });
   await runtime.startConsumer(subscriptions);
   await runtime.serveHttp();
   runtime.shutdown.installSignalHandlers();

@@ -9,6 +9,17 @@ import { keyIdOf, type SecretStore } from '@caracal-rotation/secrets';
 export class MaterialReader {
   constructor(private readonly store: SecretStore) {}
 
+  get secretsDir(): string {
+    return this.store.dir;
+  }
+
+  /** Any file of the secrets directory by name (credentials of checks' targets). */
+  async file(name: string): Promise<string> {
+    const value = await this.store.read(name);
+    if (!value) throw new Error(`${this.store.pathOf(name)} is empty or missing`);
+    return value;
+  }
+
   fileOf(material: Material): string {
     const file = DEFAULT_CATALOG.materials.find((m) => m.material === material)?.file;
     if (!file) throw new Error(`${material} has no secret file`);

@@ -14,6 +14,7 @@ import { CHECKS, type CheckRegistry } from './checks/index.js';
 import { diagnose } from './diagnose.js';
 import type { MaterialReader } from './material-reader.js';
 import { runChecks } from './run-checks.js';
+import { withSharedBaseline } from './checks/shared-baseline.js';
 
 export interface VerifierDeps {
   runtime: ServiceRuntime;
@@ -23,6 +24,7 @@ export interface VerifierDeps {
   timeoutMs: number;
   pollMs: number;
   registry?: CheckRegistry;
+  baselineShareMs?: number;
 }
 
 /**
@@ -30,8 +32,9 @@ export interface VerifierDeps {
  * and the rotation's end: `completed` after a passing retirement, `failed`
  * after a failed retirement or any rollback.
  */
-export function createVerifier({ runtime, holders, material, checkRedis, timeoutMs, pollMs, registry = CHECKS }: VerifierDeps) {
+export function createVerifier({ runtime, holders, material, checkRedis, timeoutMs, pollMs, registry: base = CHECKS, baselineShareMs = 2000 }: VerifierDeps) {
   const { streams, metrics, logger } = runtime;
+  const registry = withSharedBaseline(base, baselineShareMs);
   const caracal = caracalStreams(holders.caracal_namespace);
 
   async function onRolled(e: RotationEvent<RolledData>): Promise<OutgoingEvent[]> {
@@ -48,6 +51,7 @@ export function createVerifier({ runtime, holders, material, checkRedis, timeout
       caracal,
       redis: checkRedis,
       material,
+      streamPrefix: streams.prefix,
       timeoutMs,
       pollMs,
     });

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sandboxCatalog, type HoldersConfig } from '@caracal-rotation/contracts';
-import { ensureSandboxSecrets, startFleet, type Fleet, type FleetOptions } from '@caracal-rotation/sandbox';
+import { ensureSandboxSecrets, RESEAL_BIN, seedSandbox, startFleet, type Fleet, type FleetOptions, type SeedOptions } from '@caracal-rotation/sandbox';
 import { SERVICE_NAMES, ServiceProcess, type ServiceName } from './service-process.js';
 
 export interface StackOptions {
@@ -13,6 +13,10 @@ export interface StackOptions {
   streamPrefix?: string;
   /** Start the sandbox fleet, with these options. */
   sandbox?: Omit<FleetOptions, 'secretsDir' | 'redisUrl'> | false;
+  /** Zones and sealed secrets to create in a fresh sandbox. */
+  seed?: SeedOptions;
+  /** Pause between re-seal batches (tests use it to interrupt the job). */
+  resealPauseMs?: number;
   /** Catalog file for the services; with the sandbox and none given, the sandbox catalog (windows of `sandboxWindowMs`). */
   catalogPath?: string;
   sandboxWindowMs?: number;
@@ -33,11 +37,25 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** The holders file for a sandbox fleet: every member restarts through the supervisor. */
-export function sandboxHolders(fleet: Fleet): HoldersConfig {
+/**
+ * The holders file for a sandbox fleet: every member restarts through the
+ * supervisor; zone keys live in its STS; the KEK re-seal job is the sandbox's.
+ */
+export function sandboxHolders(fleet: Fleet, databaseUrl: string, resealPauseMs = 0): HoldersConfig {
   return {
     version: 1,
     caracal_namespace: fleet.namespace,
+    zones: { sts: 'sts', admin_token_file: 'stsAdminToken', canary_ttl_seconds: 3600 },
+    kek_reseal: {
+      command: [process.execPath, '--import', 'tsx', RESEAL_BIN, '--batch', '25', '--pause-ms', String(resealPauseMs)],
+      env: {
+        SECRET_STORE_KEK_FILE: '{secrets_dir}/secretStoreKek',
+        SECRET_STORE_KEK_PREVIOUS_FILE: '{secrets_dir}/secretStoreKekPrevious',
+        DATABASE_URL: databaseUrl,
+      },
+      timeout_ms: 600_000,
+      attempts: 3,
+    },
     holders: Object.fromEntries(
       Object.entries(fleet.members).map(([name, m]) => [
         name,
@@ -68,10 +86,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   try {
     if (opts.sandbox !== undefined && opts.sandbox !== false) {
       await ensureSandboxSecrets(opts.secretsDir);
-      fleet = await startFleet({ ...opts.sandbox, secretsDir: opts.secretsDir, redisUrl: opts.redisUrl, logDir });
+      fleet = await startFleet({ databaseUrl: opts.databaseUrl, ...opts.sandbox, secretsDir: opts.secretsDir, redisUrl: opts.redisUrl, logDir });
+      if (opts.seed) await seedSandbox(fleet, opts.secretsDir, opts.seed);
       if (!holdersPath) {
         holdersPath = join(opts.runDir, 'holders.json');
-        await writeFile(holdersPath, JSON.stringify(sandboxHolders(fleet), null, 2));
+        await writeFile(holdersPath, JSON.stringify(sandboxHolders(fleet, opts.databaseUrl, opts.resealPauseMs), null, 2));
       }
       if (!catalogPath) {
         catalogPath = join(opts.runDir, 'catalog.sandbox.json');
@@ -87,7 +106,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ...(opts.streamPrefix ? { STREAM_PREFIX: opts.streamPrefix } : {}),
       ...(catalogPath ? { CARACAL_CATALOG: catalogPath } : {}),
       ...(holdersPath ? { CARACAL_HOLDERS: holdersPath } : {}),
-      ...(fleet ? { CARACAL_NAMESPACE: fleet.namespace } : {}),
+      ...(fleet
+        ? {
+            CARACAL_NAMESPACE: fleet.namespace,
+            ZONE_DIRECTORY_URL: `${fleet.url('sts')}/internal/zones`,
+            ZONE_DIRECTORY_TOKEN_FILE: join(opts.secretsDir, 'stsAdminToken'),
+          }
+        : {}),
       ...opts.env?.['*'],
     };
     const replicas = opts.replicas ?? 1;

@@ -14,6 +14,8 @@ export interface CheckContext {
   caracal: CaracalStreams;
   redis: Redis;
   material: MaterialReader;
+  /** Prefix of the rotation streams; keys shared with the secret-writer derive from it. */
+  streamPrefix: string;
   timeoutMs: number;
   pollMs: number;
 }

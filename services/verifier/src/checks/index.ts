@@ -5,6 +5,8 @@ import { deadLetterChecks } from './dead-letters.js';
 import { gatewayChecks } from './gateway.js';
 import { streamsChecks } from './streams.js';
 import { tokenChecks } from './tokens.js';
+import { kekChecks } from './kek.js';
+import { zoneKeyChecks } from './zone-keys.js';
 
 export const CHECKS: CheckRegistry = {
   ...baselineChecks,
@@ -13,5 +15,7 @@ export const CHECKS: CheckRegistry = {
   ...gatewayChecks,
   ...tokenChecks,
   ...deadLetterChecks,
+  ...zoneKeyChecks,
+  ...kekChecks,
 };
 export type { Check, CheckContext, CheckOutcome, CheckRegistry } from './context.js';
