@@ -42,8 +42,11 @@ describe('default catalog', () => {
     expect(audit?.holders.map((h) => h.roll_group)).toEqual([0, 1, 2, 3, 4]);
   });
 
-  it('gives the sandbox catalog windows of seconds', () => {
-    for (const entry of sandboxCatalog(2000).materials) expect(safetyWindowOf(entry)).toBeLessThanOrEqual(2000);
+  it('gives the sandbox catalog windows of seconds, including windows made of parts', () => {
+    const sandbox = sandboxCatalog(2000);
+    for (const entry of sandbox.materials) expect(safetyWindowOf(entry)).toBeLessThanOrEqual(2000);
+    expect(safetyWindowOf(catalogEntry(sandbox, 'GATEWAY_STS_HMAC_KEY')!)).toBe(2000);
+    expect(safetyWindowOf(catalogEntry(sandbox, 'CARACAL_ADMIN_TOKEN')!)).toBe(0);
   });
 });
 

@@ -1,4 +1,4 @@
-import { catalogSchema, type Catalog } from './catalog.js';
+import { catalogSchema, safetyWindowOf, type Catalog } from './catalog.js';
 import type { HolderStep } from './plan.js';
 
 const S = 1000;
@@ -161,7 +161,7 @@ export function sandboxCatalog(windowMs = 1000): Catalog {
     ...DEFAULT_CATALOG,
     materials: DEFAULT_CATALOG.materials.map((m) => ({
       ...m,
-      safety_window_ms: Math.min(m.safety_window_ms, windowMs),
+      safety_window_ms: Math.min(safetyWindowOf(m), windowMs),
       window_parts: undefined,
     })),
   });
