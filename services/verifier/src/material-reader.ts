@@ -27,15 +27,21 @@ export class MaterialReader {
   }
 
   async current(material: Material): Promise<string> {
-    const file = this.fileOf(material);
-    const value = await this.store.read(file);
-    if (!value) throw new Error(`${this.store.pathOf(file)} is empty or missing`);
-    return value;
+    return this.currentOfFile(this.fileOf(material));
   }
 
   /** A value by key id: the current file, `Previous`, or the version history. */
   async byKid(material: Material, kid: string): Promise<string> {
-    const file = this.fileOf(material);
+    return this.byKidInFile(this.fileOf(material), kid);
+  }
+
+  /** The current value of a secret file named by the plan (per-role files such as `apiDbPassword`). */
+  async currentOfFile(file: string): Promise<string> {
+    return this.file(file);
+  }
+
+  /** A value of a secret file by key id: the file, its `Previous`, or the version history. */
+  async byKidInFile(file: string, kid: string): Promise<string> {
     for (const name of [file, `${file}Previous`]) {
       const value = await this.store.read(name);
       if (value && keyIdOf(value) === kid) return value;

@@ -1,7 +1,19 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sandboxCatalog, type HoldersConfig } from '@caracal-rotation/contracts';
-import { ensureSandboxSecrets, RESEAL_BIN, seedSandbox, startFleet, type Fleet, type FleetOptions, type SeedOptions } from '@caracal-rotation/sandbox';
+import {
+  bootstrapPostgresRoles,
+  bootstrapRedisAclUser,
+  dropRedisAclUser,
+  ensureSandboxSecrets,
+  RESEAL_BIN,
+  seedSandbox,
+  startFleet,
+  startSandboxPostgres,
+  type Fleet,
+  type FleetOptions,
+  type SeedOptions,
+} from '@caracal-rotation/sandbox';
 import { SERVICE_NAMES, ServiceProcess, type ServiceName } from './service-process.js';
 
 export interface StackOptions {
@@ -17,6 +29,11 @@ export interface StackOptions {
   seed?: SeedOptions;
   /** Pause between re-seal batches (tests use it to interrupt the job). */
   resealPauseMs?: number;
+  /**
+   * Password targets for the sandbox: a private Postgres that checks passwords
+   * (roles per catalog role) and an ACL user on the Redis (never the default user).
+   */
+  stores?: { postgres?: boolean; redisAclUser?: string };
   /** Catalog file for the services; with the sandbox and none given, the sandbox catalog (windows of `sandboxWindowMs`). */
   catalogPath?: string;
   sandboxWindowMs?: number;
@@ -65,6 +82,29 @@ export function sandboxHolders(fleet: Fleet, databaseUrl: string, resealPauseMs 
   };
 }
 
+const SANDBOX_DB_ROLES = ['api', 'sts', 'gateway', 'audit', 'coordinator'];
+
+/** The holders-file sections of the sandbox's password targets, after bootstrapping them. */
+async function startSandboxStores(opts: StackOptions, cleanups: (() => Promise<unknown>)[]): Promise<Partial<HoldersConfig>> {
+  const sections: Partial<HoldersConfig> = {};
+  if (opts.stores?.postgres) {
+    const pg = await startSandboxPostgres();
+    cleanups.push(() => pg.stop());
+    const target = { admin_url_file: 'postgresAdminUrl', role_template: 'caracal{role}', database_url_template: `postgres://{user}:{password}@127.0.0.1:${pg.port}/postgres` };
+    await bootstrapPostgresRoles(pg.adminUrl, opts.secretsDir, { roles: SANDBOX_DB_ROLES, roleTemplate: target.role_template, databaseUrlTemplate: target.database_url_template });
+    sections.postgres = target;
+  }
+  if (opts.stores?.redisAclUser) {
+    const user = opts.stores.redisAclUser;
+    const { host } = new URL(opts.redisUrl);
+    const target = { admin_url_file: 'redisAdminUrl', user, url_template: `redis://{user}:{password}@${host}` };
+    await bootstrapRedisAclUser(opts.redisUrl, opts.secretsDir, { user, urlTemplate: target.url_template });
+    cleanups.push(() => dropRedisAclUser(opts.redisUrl, user));
+    sections.redis_acl = target;
+  }
+  return sections;
+}
+
 /**
  * Starts the five services (optionally several replicas each) and, when
  * asked, the sandbox fleet they rotate against. Everything runs as real
@@ -78,9 +118,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   let catalogPath = opts.catalogPath;
   const services: ServiceProcess[] = [];
 
+  const cleanups: (() => Promise<unknown>)[] = [];
   const stop = async () => {
     await Promise.allSettled(services.map((s) => s.stop()));
     await fleet?.stop();
+    await Promise.allSettled(cleanups.map((c) => c()));
   };
 
   try {
@@ -89,8 +131,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       fleet = await startFleet({ databaseUrl: opts.databaseUrl, ...opts.sandbox, secretsDir: opts.secretsDir, redisUrl: opts.redisUrl, logDir });
       if (opts.seed) await seedSandbox(fleet, opts.secretsDir, opts.seed);
       if (!holdersPath) {
+        const holders = sandboxHolders(fleet, opts.databaseUrl, opts.resealPauseMs);
+        Object.assign(holders, await startSandboxStores(opts, cleanups));
         holdersPath = join(opts.runDir, 'holders.json');
-        await writeFile(holdersPath, JSON.stringify(sandboxHolders(fleet, opts.databaseUrl, opts.resealPauseMs), null, 2));
+        await writeFile(holdersPath, JSON.stringify(holders, null, 2));
       }
       if (!catalogPath) {
         catalogPath = join(opts.runDir, 'catalog.sandbox.json');

@@ -3,6 +3,8 @@ import type { HoldersConfig } from '@caracal-rotation/contracts';
 import type { SecretStore } from '@caracal-rotation/secrets';
 import type { WriterRegistry } from '../secret-writer.js';
 import { FileWriter } from './file-writer.js';
+import { PostgresRoleWriter } from './postgres-role-writer.js';
+import { RedisAclWriter } from './redis-acl-writer.js';
 import { ZoneKeyWriter } from './zone-key-writer.js';
 
 /**
@@ -14,5 +16,7 @@ export function buildWriters(store: SecretStore, holders: HoldersConfig | undefi
   const writers: WriterRegistry = { file: new FileWriter(store) };
   if (!holders) return writers;
   if (holders.zones || holders.holders.sts) writers['sts-zone-key'] = new ZoneKeyWriter(store, holders, redis, streamPrefix);
+  if (holders.postgres) writers['postgres-role'] = new PostgresRoleWriter(store, holders.postgres);
+  if (holders.redis_acl) writers['redis-acl'] = new RedisAclWriter(store, holders.redis_acl);
   return writers;
 }

@@ -3,6 +3,8 @@ import { baselineChecks } from './baseline.js';
 import type { CheckRegistry } from './context.js';
 import { deadLetterChecks } from './dead-letters.js';
 import { gatewayChecks } from './gateway.js';
+import { postgresChecks } from './postgres.js';
+import { redisChecks } from './redis.js';
 import { streamsChecks } from './streams.js';
 import { tokenChecks } from './tokens.js';
 import { kekChecks } from './kek.js';
@@ -15,6 +17,8 @@ export const CHECKS: CheckRegistry = {
   ...gatewayChecks,
   ...tokenChecks,
   ...deadLetterChecks,
+  ...postgresChecks,
+  ...redisChecks,
   ...zoneKeyChecks,
   ...kekChecks,
 };

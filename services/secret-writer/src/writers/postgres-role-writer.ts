@@ -1,0 +1,221 @@
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import type { postgresRoleTargetSchema } from '@caracal-rotation/contracts';
+import { keyIdOf, SecretsError, type SecretStore } from '@caracal-rotation/secrets';
+import pg from 'pg';
+import type { z } from 'zod';
+import { generateValue } from './generate-value.js';
+import type { MaterialWriter, WriteContext, WriteOutcome } from './material-writer.js';
+import type { Phase, Plan } from './types.js';
+import { WriteRefused } from './write-refused.js';
+
+export type PostgresRoleTarget = z.infer<typeof postgresRoleTargetSchema>;
+
+export interface PostgresRoleWriterOptions {
+  /** Connect timeout of the admin connection. */
+  connectTimeoutMs?: number;
+  /** Statement timeout of ALTER ROLE (it waits for no lock in practice). */
+  statementTimeoutMs?: number;
+}
+
+const BEFORE = 'before';
+const NEW = 'new';
+
+/**
+ * Rotates the password of a Postgres role (catalog writer `postgres-role`,
+ * overlap `none`: a role holds one password).
+ *
+ * - deploy: `ALTER ROLE … PASSWORD` through the admin connection, then the
+ *   password file (`<role>DbPassword`) and the derived files
+ *   (`<role>DatabaseUrl`) are written. The old password stops working here.
+ * - retire: nothing to change (`changed: false`); the safety window is the
+ *   pool max lifetime of the holders.
+ * - rollback: the old password is set again and the files are restored
+ *   exactly as they were before the rotation (from the version history).
+ *
+ * As FileWriter does, the state before the rotation and the new password are
+ * recorded in the version history once, so a retried phase repeats the same
+ * statement and writes the same files.
+ *
+ * The password is sent as a SCRAM-SHA-256 verifier computed here (what psql's
+ * `\password` does), so the cleartext never reaches the server, its
+ * statement log or pg_stat_activity. Errors name the role and the SQLSTATE
+ * only: a Postgres error can quote the statement.
+ */
+export class PostgresRoleWriter implements MaterialWriter {
+  constructor(
+    private readonly store: SecretStore,
+    private readonly target: PostgresRoleTarget,
+    private readonly options: PostgresRoleWriterOptions = {},
+  ) {}
+
+  async write(phase: Phase, { rotationId, plan }: WriteContext): Promise<WriteOutcome> {
+    if (phase === 'stage') throw new WriteRefused(`${plan.material}: a Postgres role holds one password, so there is no stage phase (overlap must be none)`);
+    if (!plan.secret) throw new WriteRefused(`${plan.material} has no secret file in its plan`);
+    if (!plan.role) throw new WriteRefused(`${plan.material} names no role in its plan; the postgres-role writer rotates one role at a time`);
+    const role = this.roleName(plan.role);
+    const file = plan.secret.file;
+    const derived = plan.derived;
+
+    const before = await this.snapshot(rotationId, file, derived);
+    const next = await this.newValue(rotationId, file, plan.format);
+    const location = this.store.pathOf(file);
+
+    switch (phase) {
+      case 'deploy':
+        await this.setPassword(role, next);
+        await this.store.write(file, next);
+        for (const name of derived) await this.store.write(name, this.render(role, next));
+        return { new: { kid: keyIdOf(next), location }, previous: { kid: keyIdOf(before.password) }, changed: true };
+      case 'retire':
+        // The old password stopped working at deploy; Postgres keeps no second one.
+        return { new: { kid: keyIdOf(next), location }, previous: { kid: keyIdOf(before.password) }, changed: false };
+      case 'rollback':
+        await this.setPassword(role, before.password);
+        await this.store.write(file, before.password);
+        for (const name of derived) {
+          const value = before.derived.get(name);
+          if (value !== undefined) await this.store.write(name, value);
+          else await this.store.remove(name);
+        }
+        return { new: { kid: keyIdOf(before.password), location }, previous: { kid: keyIdOf(next) }, changed: true };
+    }
+  }
+
+  /** `caracal{role}` → `caracalapi`. */
+  roleName(catalogRole: string): string {
+    return this.target.role_template.replaceAll('{role}', catalogRole);
+  }
+
+  private render(role: string, password: string): string {
+    return renderUrlTemplate(this.target.database_url_template, role, password);
+  }
+
+  /**
+   * Records the files as they were before the rotation, once. The derived
+   * files are recorded first and the password last, so a recorded password
+   * proves the snapshot complete, and a derived file without a recorded
+   * version then was absent.
+   */
+  private async snapshot(rotationId: string, file: string, derived: readonly string[]): Promise<{ password: string; derived: Map<string, string> }> {
+    const meta = { rotationId, phase: BEFORE };
+    if (!(await this.store.findVersion(file, meta))) {
+      const password = await this.store.read(file);
+      if (!password) throw new SecretsError('secret_file_missing', `${this.store.pathOf(file)} has no current value to rotate`);
+      for (const name of derived) {
+        const value = await this.store.read(name);
+        if (value) await this.store.recordVersion(name, value, meta);
+      }
+      await this.store.recordVersion(file, password, meta);
+    }
+    const password = (await this.readRecorded(file, rotationId, BEFORE))!;
+    const recorded = new Map<string, string>();
+    for (const name of derived) {
+      const value = await this.readRecorded(name, rotationId, BEFORE);
+      if (value !== undefined) recorded.set(name, value);
+    }
+    return { password, derived: recorded };
+  }
+
+  /** The rotation's new password: generated once, then always read back from the history. */
+  private async newValue(rotationId: string, file: string, format: Plan['format']): Promise<string> {
+    const existing = await this.readRecorded(file, rotationId, NEW);
+    if (existing) return existing;
+    try {
+      await this.store.recordVersion(file, generateValue(format), { rotationId, phase: NEW });
+    } catch (err) {
+      // Another replica recorded its value first; use that one.
+      if (!(err instanceof SecretsError && err.code === 'history_conflict')) throw err;
+    }
+    return (await this.readRecorded(file, rotationId, NEW))!;
+  }
+
+  private async readRecorded(file: string, rotationId: string, phase: string): Promise<string | undefined> {
+    const version = await this.store.findVersion(file, { rotationId, phase });
+    return version ? this.store.readVersion(file, version.kid) : undefined;
+  }
+
+  private async adminUrl(): Promise<string> {
+    const url = await this.store.read(this.target.admin_url_file);
+    if (!url) throw new WriteRefused(`the Postgres admin URL file ${this.store.pathOf(this.target.admin_url_file)} is missing or empty`);
+    return url;
+  }
+
+  /** ALTER ROLE through the admin connection; every error is replaced by one naming the role and the SQLSTATE. */
+  private async setPassword(role: string, password: string): Promise<void> {
+    const adminUrl = await this.adminUrl();
+    let client: pg.Client;
+    try {
+      client = new pg.Client({
+        connectionString: adminUrl,
+        connectionTimeoutMillis: this.options.connectTimeoutMs ?? 5000,
+        statement_timeout: this.options.statementTimeoutMs ?? 10_000,
+        application_name: 'caracal-secret-writer',
+      });
+    } catch {
+      throw new WriteRefused(`the Postgres admin URL in ${this.target.admin_url_file} is not a valid connection URL`);
+    }
+    client.on('error', () => undefined);
+    try {
+      try {
+        await client.connect();
+      } catch (err) {
+        // Retried: the server may be restarting.
+        throw new Error(`cannot connect to Postgres with ${this.target.admin_url_file} to set the password of role ${role} (${errorCode(err)})`);
+      }
+      const literal = passwordLiteral(password);
+      try {
+        // Two replicas altering one role at once fail with "tuple concurrently
+        // updated"; a transaction-scoped advisory lock puts them in line.
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`caracal-rotation:role:${role}`]);
+        await client.query(`ALTER ROLE ${client.escapeIdentifier(role)} PASSWORD ${client.escapeLiteral(literal)}`);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        const code = errorCode(err);
+        if (code === '42704') throw new WriteRefused(`Postgres role ${role} does not exist (42704); bootstrap creates it`);
+        if (code === '42501') throw new WriteRefused(`the admin connection may not change the password of Postgres role ${role} (42501)`);
+        throw new Error(`ALTER ROLE ${role} PASSWORD failed (${code})`);
+      }
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Fills a connection-URL template: `{user}` and `{password}`, percent-encoded
+ * (a no-op for Caracal's role names and hex passwords). The sandbox's
+ * bootstrap renders the same way.
+ */
+export function renderUrlTemplate(template: string, user: string, password: string): string {
+  return template.replaceAll('{user}', encodeURIComponent(user)).replaceAll('{password}', encodeURIComponent(password));
+}
+
+/** A pg or socket error's code (SQLSTATE or errno name), never its message. */
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^[A-Za-z0-9_]{1,32}$/.test(code) ? code : 'no code';
+}
+
+const SCRAM_ITERATIONS = 4096;
+
+/**
+ * What goes into `PASSWORD '…'`: a SCRAM-SHA-256 verifier (RFC 5802/7677, in
+ * Postgres' `SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>` form), which
+ * the server stores as is. SASLprep leaves printable ASCII unchanged, which
+ * covers Caracal's hex passwords; any other password is sent as is and
+ * hashed by the server.
+ */
+export function passwordLiteral(password: string): string {
+  if (!/^[\x20-\x7e]+$/.test(password)) return password;
+  return scramSha256Verifier(password, randomBytes(16), SCRAM_ITERATIONS);
+}
+
+export function scramSha256Verifier(password: string, salt: Buffer, iterations: number): string {
+  const salted = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
