@@ -13,6 +13,8 @@ export interface E2E {
   redis: Redis;
   pool: pg.Pool;
   secretsDir: string;
+  /** The projection's database (a URL whose connections use this file's schema). */
+  databaseUrl: string;
   namespace: string;
   prefix: string;
   /** Requests a rotation and waits for its terminal event; returns the rotation id and that event. */
@@ -55,6 +57,7 @@ export async function startE2E(name: string, options: Partial<StackOptions> = {}
     redis,
     pool,
     secretsDir,
+    databaseUrl,
     namespace,
     prefix,
     async rotate(data, timeoutMs = 90_000) {

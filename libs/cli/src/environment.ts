@@ -4,12 +4,25 @@ import { resolveSecretsDir } from '@caracal-rotation/secrets';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/caracal_rotation';
 
+/** Documented exit codes (see `caracal-rotate --help`). */
+export const EXIT = { ok: 0, failed: 1, usage: 2, timeout: 3, unavailable: 69 } as const;
+
 export interface CliEnvironment {
   redisUrl: string;
   databaseUrl: string;
   secretsDir: string;
   catalogPath: string | undefined;
   streamPrefix: string | undefined;
+  /** Namespace of Caracal's own stream names (empty in production), as the planner's CARACAL_NAMESPACE. */
+  caracalNamespace?: string;
+  /** How secretsDir was chosen, so an error can say where the CLI looked. */
+  secretsDirSource?: string;
+}
+
+function secretsDirSource(env: NodeJS.ProcessEnv): string {
+  if (env.CARACAL_SECRETS_DIR) return 'CARACAL_SECRETS_DIR';
+  if (env.CARACAL_HOME) return '$CARACAL_HOME/secrets';
+  return env.XDG_DATA_HOME ? '$XDG_DATA_HOME/caracal/secrets (neither CARACAL_SECRETS_DIR nor CARACAL_HOME is set)' : 'the default (neither CARACAL_SECRETS_DIR nor CARACAL_HOME is set)';
 }
 
 /** The variables of DESIGN §8, with the machine-local defaults. */
@@ -20,6 +33,8 @@ export function cliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnviron
     secretsDir: resolveSecretsDir(env),
     catalogPath: env.CARACAL_CATALOG || undefined,
     streamPrefix: env.STREAM_PREFIX || undefined,
+    caracalNamespace: env.CARACAL_NAMESPACE || '',
+    secretsDirSource: secretsDirSource(env),
   };
 }
 
@@ -46,14 +61,14 @@ export async function requireServers(env: CliEnvironment, needs: { redis?: boole
   if (needs.postgres && !(await answers(env.databaseUrl, 5432))) {
     problems.push(`PostgreSQL does not answer at ${new URL(env.databaseUrl).host}. Start it (pg_ctlcluster 15 main start) or set DATABASE_URL.`);
   }
-  if (problems.length) throw new UsageError(problems.join('\n'), 69);
+  if (problems.length) throw new UsageError(problems.join('\n'), EXIT.unavailable);
 }
 
 /** An error meant for the operator: printed without a stack, with its exit code. */
 export class UsageError extends Error {
   constructor(
     message: string,
-    readonly exitCode = 2,
+    readonly exitCode: number = EXIT.usage,
   ) {
     super(message);
     this.name = 'UsageError';

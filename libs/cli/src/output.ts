@@ -1,10 +1,15 @@
-/** Where a command writes: human lines and tables, or one JSON document with --json. */
+/**
+ * Where a command writes: human lines and tables, or one JSON document with
+ * --json. With --json, stdout carries only the command's result document and
+ * every error goes to stderr as one JSON line `{"error": …, "code": <exit code>}`,
+ * so a script can parse stdout without filtering.
+ */
 export interface Output {
   readonly json: boolean;
   line(text: string): void;
   table(headers: string[], rows: string[][]): void;
   result(value: unknown): void;
-  error(text: string): void;
+  error(text: string, code?: number): void;
 }
 
 export function createOutput(json: boolean, stdout: NodeJS.WritableStream = process.stdout, stderr: NodeJS.WritableStream = process.stderr): Output {
@@ -23,8 +28,9 @@ export function createOutput(json: boolean, stdout: NodeJS.WritableStream = proc
     result(value) {
       if (json) stdout.write(`${JSON.stringify(value, null, 2)}\n`);
     },
-    error(text) {
-      stderr.write(`caracal-rotate: ${text}\n`);
+    error(text, code = 1) {
+      if (json) stderr.write(`${JSON.stringify({ error: text, code })}\n`);
+      else stderr.write(`caracal-rotate: ${text}\n`);
     },
   };
 }

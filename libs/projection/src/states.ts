@@ -46,8 +46,11 @@ function phaseStep(name: 'written' | 'rolled' | 'verified', phase: Phase, ok: bo
   return { state: phase === 'stage' ? 'deploying' : 'waiting_retirement', progress, phase };
 }
 
-/** The step an event stands for; `data` is read only for `phase` and `ok`. */
-export function stepOf(name: EventName, data: { phase?: unknown; ok?: unknown }): Step {
+/** `caracal-rotate abandon` publishes `failed` as this stage: the rotation was given up, not failed by the pipeline. */
+export const OPERATOR_STAGE = 'operator';
+
+/** The step an event stands for; `data` is read only for `phase`, `ok` and (on `failed`) `stage`. */
+export function stepOf(name: EventName, data: { phase?: unknown; ok?: unknown; stage?: unknown }): Step {
   switch (name) {
     case 'requested':
       return { state: 'requested', progress: 0, phase: null };
@@ -62,6 +65,8 @@ export function stepOf(name: EventName, data: { phase?: unknown; ok?: unknown })
     case 'completed':
       return { state: 'completed', progress: TERMINAL_PROGRESS, phase: 'retire' };
     case 'failed':
+      // Same terminal progress as `failed`: whichever terminal event arrives first stays final.
+      if (data.stage === OPERATOR_STAGE) return { state: 'abandoned', progress: TERMINAL_PROGRESS, phase: (data.phase as Phase | undefined) ?? null };
       return { state: 'failed', progress: TERMINAL_PROGRESS, phase: (data.phase as Phase | undefined) ?? null };
     case 'written':
     case 'rolled':

@@ -10,6 +10,7 @@ import { followRotation } from '../stack/follow.js';
 import { startStack } from '../stack/stack.js';
 import { describeEvent } from './progress.js';
 import type { Output } from '../output.js';
+import type { Command } from './command.js';
 
 export const DEMO_MATERIALS: Material[] = ['AUDIT_HMAC_KEY', 'STREAMS_HMAC_KEY', 'GATEWAY_STS_HMAC_KEY', 'CARACAL_ADMIN_TOKEN', 'CARACAL_COORDINATOR_TOKEN'];
 
@@ -70,6 +71,7 @@ export async function runDemo(out: Output, materials: Material[] = DEMO_MATERIAL
     out.line(`${events.rows[0]!.n} events recorded in rotation_events for these ${ids.length} rotations.`);
     const ok = rows.length === ids.length && rows.every((r) => r.state === 'completed');
     out.line(ok ? 'All rotations completed.' : 'Some rotations did not complete; see the lines above and the logs.');
+    out.result({ ok, rotations: rows.map(({ plan: _plan, ...r }) => r) });
     return ok ? 0 : 1;
   } finally {
     await operator.close();
@@ -78,3 +80,21 @@ export async function runDemo(out: Output, materials: Material[] = DEMO_MATERIAL
     await stack.stop();
   }
 }
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'start the sandbox fleet and the five services, rotate every demo material end to end',
+  usage: 'demo',
+  details: `What \`npm run demo\` runs: creates the database and any missing secret, starts the
+stand-in Caracal fleet and the five services as processes, rotates ${DEMO_MATERIALS.join(', ')}
+one after another with live progress, prints the history the recorder wrote to Postgres,
+stops everything. Exit 0 when every rotation completed.
+
+Examples:
+  npm run demo
+  CARACAL_SECRETS_DIR=$(mktemp -d) caracal-rotate demo`,
+  options: {},
+  positionals: [],
+  required: 0,
+  run: ({ out }) => runDemo(out),
+};

@@ -38,6 +38,7 @@ export function describeEvent(e: FollowedEvent): string {
     case 'completed':
       return `completed: new kid ${short(d.new_kid)}, previous ${short(d.previous_kid)}`;
     case 'failed':
+      if (d.stage === 'operator') return `abandoned by the operator (${d.phase}): ${d.error}`;
       return `failed in ${d.stage} (${d.phase}): ${d.error}${d.rolled_back ? ' [rolled back]' : ''}`;
   }
 }

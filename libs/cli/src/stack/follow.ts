@@ -3,6 +3,8 @@ import { deadLetterStream, EVENT_NAMES, type EventName, type RotationStreams } f
 
 export interface FollowedEvent {
   name: EventName;
+  /** The envelope's event_id (stages derive it deterministically, so a retried stage repeats it). */
+  eventId?: string;
   entryId: string;
   rotationId: string;
   occurredAt: string;
@@ -35,7 +37,7 @@ export async function followRotation(
   streams: RotationStreams,
   rotationId: string,
   onEvent: (e: FollowedEvent) => void,
-  opts: { timeoutMs: number; expectRotations?: number },
+  opts: { timeoutMs: number; expectRotations?: number; stopWhen?: (e: FollowedEvent) => boolean },
 ): Promise<{ finished: boolean; terminal: Map<string, EventName>; deadLettered?: string }> {
   const requestDead = deadLetterStream(streams.requested);
   const cursors = new Map([...EVENT_NAMES.map((n) => [streams[n], startIdOf(rotationId)] as const), [requestDead, startIdOf(rotationId)] as const]);
@@ -71,14 +73,18 @@ export async function followRotation(
           batch = true;
           members.add(f.rotation_id!);
         }
-        seen.push({ name: names.get(stream)!, entryId: id, rotationId: f.rotation_id!, occurredAt: f.occurred_at ?? '', data });
+        seen.push({ name: names.get(stream)!, eventId: f.event_id, entryId: id, rotationId: f.rotation_id!, occurredAt: f.occurred_at ?? '', data });
       }
     }
     seen.sort((a, b) => a.occurredAt.localeCompare(b.occurredAt));
+    let stop = false;
     for (const e of seen) {
       onEvent(e);
       if (TERMINAL.has(e.name)) terminal.set(e.rotationId, e.name);
+      if (opts.stopWhen?.(e)) stop = true;
     }
+    // The caller's own end (a dry run ends at `planned`), after the whole read so a batch's siblings are shown too.
+    if (stop) return { finished: true, terminal };
     const wanted = opts.expectRotations ?? (batch ? members.size - 1 : 1);
     const done = batch ? [...members].filter((m) => m !== rotationId && terminal.has(m)).length >= wanted : terminal.has(rotationId);
     if (done || terminal.get(rotationId) === 'rejected') return { finished: true, terminal };
