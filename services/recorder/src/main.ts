@@ -16,9 +16,10 @@ runMain('recorder', async () => {
   const pool = createPool(config.DATABASE_URL, config.PG_POOL_MAX, runtime.logger);
   await migrate(pool);
 
-  // Start: project every rotation stream, run the retirement timer, serve probes.
+  // Start: project every rotation stream, run the retirement timer and the
+  // rotation policies, serve probes, metrics and the status page.
   const recorder = await startRecorder(runtime, config, pool);
-  await runtime.serveHttp(() => projectionReadiness(pool));
+  await runtime.serveHttp(() => projectionReadiness(pool), recorder.httpRoutes);
 
   // Shutdown: stop taking work, then close Postgres after Redis work is done.
   runtime.shutdown.register('recorder', SHUTDOWN.stopTimers, () => recorder.stop());

@@ -8,6 +8,8 @@ export interface ProjectionDeps {
   pool: pg.Pool;
   redis: Redis;
   streams: RotationStreams;
+  /** Called after an event was recorded for the first time (never for a duplicate), once committed. */
+  onRecorded?: (name: EventName, event: RotationEvent<unknown>) => void;
 }
 
 /** Requests are recorded even when invalid (the planner rejects them): any JSON object will do. */
@@ -27,7 +29,8 @@ const isDeployRoll = (name: EventName, event: RotationEvent<unknown>): event is 
  */
 export async function projectEvent(deps: ProjectionDeps, name: EventName, event: RotationEvent<unknown>): Promise<void> {
   const drainMarks = isDeployRoll(name, event) ? await takeDrainMarks(deps.redis, event.data.plan.drain, deps.streams) : undefined;
-  await applyEvent(deps.pool, event.stream, event, name, { drainMarks });
+  const result = await applyEvent(deps.pool, event.stream, event, name, { drainMarks });
+  if (result.applied) deps.onRecorded?.(name, event);
 }
 
 /** The recorder's subscription to every rotation stream. */

@@ -72,7 +72,9 @@ describe('recorder', () => {
     const before = await waitForRotation(rec.pool, f.rotationId, (r) => r.state === 'completed');
     await env.publish([f.planned(), f.verified('deploy')]);
     // As if the recorder had crashed after its commit, before the bus marked the event seen.
-    const seen = await env.redis.keys(`${env.streams.rolled}:seen:recorder:*`);
+    // (The bus's key layout has been `<stream>:seen:<group>:<id>` and is now `seen:<stream>:<group>:<id>`.)
+    const seen = [...(await env.redis.keys(`seen:${env.streams.rolled}:recorder:*`)), ...(await env.redis.keys(`${env.streams.rolled}:seen:recorder:*`))];
+    expect(seen.length).toBeGreaterThan(0);
     await env.redis.del(...seen);
     await env.publish([f.rolled('deploy')]);
     for (const s of [env.streams.planned, env.streams.verified, env.streams.rolled]) await drainedByRecorder(s);

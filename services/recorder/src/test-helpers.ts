@@ -12,6 +12,7 @@ import { dropSchema, testSchemaUrl, uniqueName } from '@caracal-rotation/testing
 import type pg from 'pg';
 import { recorderConfigSchema, type RecorderConfig } from './config.js';
 import { createPool } from './database.js';
+import { projectionReadiness } from './readiness.js';
 import { startRecorder, type Recorder } from './recorder.js';
 
 /**
@@ -85,12 +86,19 @@ export interface RunningRecorder {
   config: RecorderConfig;
   pool: pg.Pool;
   recorder: Recorder;
+  /** The HTTP server's base URL, when started with `serveHttp`. */
+  url: string | undefined;
   /** Stops it as main.ts's shutdown would. */
   stop(): Promise<void>;
 }
 
 /** A recorder running in this process, configured the way main.ts would be from this environment. */
-export async function startTestRecorder(env: TestEnvironment, instance: string, overrides: Record<string, string> = {}): Promise<RunningRecorder> {
+export async function startTestRecorder(
+  env: TestEnvironment,
+  instance: string,
+  overrides: Record<string, string> = {},
+  options: { serveHttp?: boolean } = {},
+): Promise<RunningRecorder> {
   const config = loadConfig(recorderConfigSchema, {
     REDIS_URL: process.env.REDIS_URL,
     DATABASE_URL: env.databaseUrl,
@@ -108,11 +116,13 @@ export async function startTestRecorder(env: TestEnvironment, instance: string, 
   const pool = createPool(config.DATABASE_URL, 4, runtime.logger);
   await migrate(pool);
   const recorder = await startRecorder(runtime, config, pool);
+  const server = options.serveHttp ? await runtime.serveHttp(() => projectionReadiness(pool), recorder.httpRoutes) : undefined;
   return {
     runtime,
     config,
     pool,
     recorder,
+    url: server?.url,
     async stop() {
       await recorder.stop();
       await runtime.shutdown.shutdown('test');
