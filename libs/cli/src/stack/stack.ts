@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sandboxCatalog, type HoldersConfig } from '@caracal-rotation/contracts';
+import { createDatabaseIfMissing } from '@caracal-rotation/projection';
 import {
   bootstrapPostgresRoles,
   bootstrapRedisAclUser,
@@ -128,6 +129,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   try {
     if (opts.sandbox !== undefined && opts.sandbox !== false) {
       await ensureSandboxSecrets(opts.secretsDir);
+      // The fleet keeps sealed zone secrets in the same database; the recorder would create it only later.
+      await createDatabaseIfMissing(opts.databaseUrl);
       fleet = await startFleet({ databaseUrl: opts.databaseUrl, ...opts.sandbox, secretsDir: opts.secretsDir, redisUrl: opts.redisUrl, logDir });
       if (opts.seed) await seedSandbox(fleet, opts.secretsDir, opts.seed);
       if (!holdersPath) {
