@@ -1,11 +1,11 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { postgresRoleTargetSchema } from '@caracal-rotation/contracts';
-import { keyIdOf, SecretsError, type SecretStore } from '@caracal-rotation/secrets';
+import { keyIdOf, type SecretStore } from '@caracal-rotation/secrets';
 import pg from 'pg';
 import type { z } from 'zod';
-import { generateValue } from './generate-value.js';
 import type { MaterialWriter, WriteContext, WriteOutcome } from './material-writer.js';
-import type { Phase, Plan } from './types.js';
+import type { Phase } from './types.js';
+import { RotationHistory } from './rotation-history.js';
 import { WriteRefused } from './write-refused.js';
 
 export type PostgresRoleTarget = z.infer<typeof postgresRoleTargetSchema>;
@@ -16,9 +16,6 @@ export interface PostgresRoleWriterOptions {
   /** Statement timeout of ALTER ROLE (it waits for no lock in practice). */
   statementTimeoutMs?: number;
 }
-
-const BEFORE = 'before';
-const NEW = 'new';
 
 /**
  * Rotates the password of a Postgres role (catalog writer `postgres-role`,
@@ -42,11 +39,15 @@ const NEW = 'new';
  * only: a Postgres error can quote the statement.
  */
 export class PostgresRoleWriter implements MaterialWriter {
+  private readonly history: RotationHistory;
+
   constructor(
     private readonly store: SecretStore,
     private readonly target: PostgresRoleTarget,
     private readonly options: PostgresRoleWriterOptions = {},
-  ) {}
+  ) {
+    this.history = new RotationHistory(store);
+  }
 
   async write(phase: Phase, { rotationId, plan }: WriteContext): Promise<WriteOutcome> {
     if (phase === 'stage') throw new WriteRefused(`${plan.material}: a Postgres role holds one password, so there is no stage phase (overlap must be none)`);
@@ -56,8 +57,8 @@ export class PostgresRoleWriter implements MaterialWriter {
     const file = plan.secret.file;
     const derived = plan.derived;
 
-    const before = await this.snapshot(rotationId, file, derived);
-    const next = await this.newValue(rotationId, file, plan.format);
+    const before = await this.history.snapshot(rotationId, file, derived);
+    const next = await this.history.newValue(rotationId, file, plan.format);
     const location = this.store.pathOf(file);
 
     switch (phase) {
@@ -65,19 +66,14 @@ export class PostgresRoleWriter implements MaterialWriter {
         await this.setPassword(role, next);
         await this.store.write(file, next);
         for (const name of derived) await this.store.write(name, this.render(role, next));
-        return { new: { kid: keyIdOf(next), location }, previous: { kid: keyIdOf(before.password) }, changed: true };
+        return { new: { kid: keyIdOf(next), location }, previous: { kid: keyIdOf(before.primary) }, changed: true };
       case 'retire':
         // The old password stopped working at deploy; Postgres keeps no second one.
-        return { new: { kid: keyIdOf(next), location }, previous: { kid: keyIdOf(before.password) }, changed: false };
+        return { new: { kid: keyIdOf(next), location }, previous: { kid: keyIdOf(before.primary) }, changed: false };
       case 'rollback':
-        await this.setPassword(role, before.password);
-        await this.store.write(file, before.password);
-        for (const name of derived) {
-          const value = before.derived.get(name);
-          if (value !== undefined) await this.store.write(name, value);
-          else await this.store.remove(name);
-        }
-        return { new: { kid: keyIdOf(before.password), location }, previous: { kid: keyIdOf(next) }, changed: true };
+        await this.setPassword(role, before.primary);
+        await this.history.restore(file, derived, before);
+        return { new: { kid: keyIdOf(before.primary), location }, previous: { kid: keyIdOf(next) }, changed: true };
     }
   }
 
@@ -88,50 +84,6 @@ export class PostgresRoleWriter implements MaterialWriter {
 
   private render(role: string, password: string): string {
     return renderUrlTemplate(this.target.database_url_template, role, password);
-  }
-
-  /**
-   * Records the files as they were before the rotation, once. The derived
-   * files are recorded first and the password last, so a recorded password
-   * proves the snapshot complete, and a derived file without a recorded
-   * version then was absent.
-   */
-  private async snapshot(rotationId: string, file: string, derived: readonly string[]): Promise<{ password: string; derived: Map<string, string> }> {
-    const meta = { rotationId, phase: BEFORE };
-    if (!(await this.store.findVersion(file, meta))) {
-      const password = await this.store.read(file);
-      if (!password) throw new SecretsError('secret_file_missing', `${this.store.pathOf(file)} has no current value to rotate`);
-      for (const name of derived) {
-        const value = await this.store.read(name);
-        if (value) await this.store.recordVersion(name, value, meta);
-      }
-      await this.store.recordVersion(file, password, meta);
-    }
-    const password = (await this.readRecorded(file, rotationId, BEFORE))!;
-    const recorded = new Map<string, string>();
-    for (const name of derived) {
-      const value = await this.readRecorded(name, rotationId, BEFORE);
-      if (value !== undefined) recorded.set(name, value);
-    }
-    return { password, derived: recorded };
-  }
-
-  /** The rotation's new password: generated once, then always read back from the history. */
-  private async newValue(rotationId: string, file: string, format: Plan['format']): Promise<string> {
-    const existing = await this.readRecorded(file, rotationId, NEW);
-    if (existing) return existing;
-    try {
-      await this.store.recordVersion(file, generateValue(format), { rotationId, phase: NEW });
-    } catch (err) {
-      // Another replica recorded its value first; use that one.
-      if (!(err instanceof SecretsError && err.code === 'history_conflict')) throw err;
-    }
-    return (await this.readRecorded(file, rotationId, NEW))!;
-  }
-
-  private async readRecorded(file: string, rotationId: string, phase: string): Promise<string | undefined> {
-    const version = await this.store.findVersion(file, { rotationId, phase });
-    return version ? this.store.readVersion(file, version.kid) : undefined;
   }
 
   private async adminUrl(): Promise<string> {

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { redisAclTargetSchema } from '@caracal-rotation/contracts';
-import { keyIdOf, SecretsError, type SecretStore } from '@caracal-rotation/secrets';
+import { keyIdOf, type SecretStore } from '@caracal-rotation/secrets';
 import { Redis } from 'ioredis';
 import type { z } from 'zod';
-import { generateValue } from './generate-value.js';
 import type { MaterialWriter, WriteContext, WriteOutcome } from './material-writer.js';
 import { renderUrlTemplate } from './postgres-role-writer.js';
-import type { Phase, Plan } from './types.js';
+import type { Phase } from './types.js';
+import { RotationHistory } from './rotation-history.js';
 import { WriteRefused } from './write-refused.js';
 
 export type RedisAclTarget = z.infer<typeof redisAclTargetSchema>;
@@ -15,9 +15,6 @@ export interface RedisAclWriterOptions {
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
 }
-
-const BEFORE = 'before';
-const NEW = 'new';
 
 /** How Redis ACL names a password: the SHA-256 hex of its text (`ACL GETUSER` lists these). */
 export const aclPasswordHash = (password: string): string => createHash('sha256').update(password, 'utf8').digest('hex');
@@ -43,11 +40,15 @@ export const aclPasswordHash = (password: string): string => createHash('sha256'
  * replaced by one naming the user and the Redis error code only.
  */
 export class RedisAclWriter implements MaterialWriter {
+  private readonly history: RotationHistory;
+
   constructor(
     private readonly store: SecretStore,
     private readonly target: RedisAclTarget,
     private readonly options: RedisAclWriterOptions = {},
-  ) {}
+  ) {
+    this.history = new RotationHistory(store);
+  }
 
   async write(phase: Phase, { rotationId, plan }: WriteContext): Promise<WriteOutcome> {
     if (!plan.secret) throw new WriteRefused(`${plan.material} has no secret file in its plan`);
@@ -55,10 +56,10 @@ export class RedisAclWriter implements MaterialWriter {
     const derived = plan.derived;
     const { user } = this.target;
 
-    const before = await this.snapshot(rotationId, file, derived);
-    const next = await this.newValue(rotationId, file, plan.format);
+    const before = await this.history.snapshot(rotationId, file, derived);
+    const next = await this.history.newValue(rotationId, file, plan.format);
     const location = this.store.pathOf(file);
-    const forward: WriteOutcome = { new: { kid: keyIdOf(next), location }, previous: { kid: keyIdOf(before.password) }, changed: true };
+    const forward: WriteOutcome = { new: { kid: keyIdOf(next), location }, previous: { kid: keyIdOf(before.primary) }, changed: true };
 
     switch (phase) {
       case 'stage':
@@ -71,59 +72,16 @@ export class RedisAclWriter implements MaterialWriter {
         for (const name of derived) await this.store.write(name, renderUrlTemplate(this.target.url_template, user, next));
         return forward;
       case 'retire':
-        await this.withAdmin(async (acl) => acl.removePassword(before.password));
+        await this.withAdmin(async (acl) => acl.removePassword(before.primary));
         return forward;
       case 'rollback':
         await this.withAdmin(async (acl) => {
-          await acl.addPassword(before.password);
+          await acl.addPassword(before.primary);
           await acl.removePassword(next);
         });
-        await this.store.write(file, before.password);
-        for (const name of derived) {
-          const value = before.derived.get(name);
-          if (value !== undefined) await this.store.write(name, value);
-          else await this.store.remove(name);
-        }
-        return { new: { kid: keyIdOf(before.password), location }, previous: { kid: keyIdOf(next) }, changed: true };
+        await this.history.restore(file, derived, before);
+        return { new: { kid: keyIdOf(before.primary), location }, previous: { kid: keyIdOf(next) }, changed: true };
     }
-  }
-
-  /** Records the password and derived files as they were before the rotation, once (the password last: it proves the snapshot complete). */
-  private async snapshot(rotationId: string, file: string, derived: readonly string[]): Promise<{ password: string; derived: Map<string, string> }> {
-    const meta = { rotationId, phase: BEFORE };
-    if (!(await this.store.findVersion(file, meta))) {
-      const password = await this.store.read(file);
-      if (!password) throw new SecretsError('secret_file_missing', `${this.store.pathOf(file)} has no current value to rotate`);
-      for (const name of derived) {
-        const value = await this.store.read(name);
-        if (value) await this.store.recordVersion(name, value, meta);
-      }
-      await this.store.recordVersion(file, password, meta);
-    }
-    const password = (await this.readRecorded(file, rotationId, BEFORE))!;
-    const recorded = new Map<string, string>();
-    for (const name of derived) {
-      const value = await this.readRecorded(name, rotationId, BEFORE);
-      if (value !== undefined) recorded.set(name, value);
-    }
-    return { password, derived: recorded };
-  }
-
-  /** The rotation's new password: generated once, then always read back from the history. */
-  private async newValue(rotationId: string, file: string, format: Plan['format']): Promise<string> {
-    const existing = await this.readRecorded(file, rotationId, NEW);
-    if (existing) return existing;
-    try {
-      await this.store.recordVersion(file, generateValue(format), { rotationId, phase: NEW });
-    } catch (err) {
-      if (!(err instanceof SecretsError && err.code === 'history_conflict')) throw err;
-    }
-    return (await this.readRecorded(file, rotationId, NEW))!;
-  }
-
-  private async readRecorded(file: string, rotationId: string, phase: string): Promise<string | undefined> {
-    const version = await this.store.findVersion(file, { rotationId, phase });
-    return version ? this.store.readVersion(file, version.kid) : undefined;
   }
 
   /** Opens the admin connection, checks that the user exists, runs `fn`, closes. */

@@ -1,4 +1,4 @@
-import type { Redis } from '@caracal-rotation/bus';
+import type { RedisClient } from '@caracal-rotation/bus';
 import type { HoldersConfig } from '@caracal-rotation/contracts';
 import type { SecretStore } from '@caracal-rotation/secrets';
 import type { WriterRegistry } from '../secret-writer.js';
@@ -12,7 +12,7 @@ import { ZoneKeyWriter } from './zone-key-writer.js';
  * the holders file says where their targets are. A plan naming a writer that
  * is absent ends on `failed` with a message that says so.
  */
-export function buildWriters(store: SecretStore, holders: HoldersConfig | undefined, redis: Redis, streamPrefix: string): WriterRegistry {
+export function buildWriters(store: SecretStore, holders: HoldersConfig | undefined, redis: RedisClient, streamPrefix: string): WriterRegistry {
   const writers: WriterRegistry = { file: new FileWriter(store) };
   if (!holders) return writers;
   if (holders.zones || holders.holders.sts) writers['sts-zone-key'] = new ZoneKeyWriter(store, holders, redis, streamPrefix);

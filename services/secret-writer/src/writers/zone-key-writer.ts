@@ -1,5 +1,5 @@
 import { keyInvalidationFields, fieldArgs } from '@caracal-rotation/caracal-protocol';
-import type { Redis } from '@caracal-rotation/bus';
+import type { RedisClient } from '@caracal-rotation/bus';
 import { caracalStreams, zoneRotationStateKey, type HoldersConfig } from '@caracal-rotation/contracts';
 import type { SecretStore } from '@caracal-rotation/secrets';
 import type { MaterialWriter, WriteContext, WriteOutcome } from './material-writer.js';
@@ -25,7 +25,7 @@ export class ZoneKeyWriter implements MaterialWriter {
   constructor(
     private readonly store: SecretStore,
     private readonly holders: HoldersConfig,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly streamPrefix: string,
   ) {
     const target = holders.zones ?? { sts: 'sts', admin_token_file: 'stsAdminToken', canary_ttl_seconds: 3600 };
