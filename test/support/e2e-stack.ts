@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRedis, type Redis } from '@caracal-rotation/bus';
+import { createRedisClient, type RedisClient } from '@caracal-rotation/bus';
 import { startStack, connectOperator, followRotation, type Operator, type Stack, type StackOptions } from '@caracal-rotation/cli';
 import type { RequestedData } from '@caracal-rotation/contracts';
 import { dropSchema, deleteKeys, tempSecretsDir, testSchemaUrl, uniqueName } from '@caracal-rotation/testing';
@@ -10,7 +10,7 @@ import pg from 'pg';
 export interface E2E {
   stack: Stack;
   operator: Operator;
-  redis: Redis;
+  redis: RedisClient;
   pool: pg.Pool;
   secretsDir: string;
   /** The projection's database (a URL whose connections use this file's schema). */
@@ -33,7 +33,9 @@ export async function startE2E(name: string, options: Partial<StackOptions> = {}
   const secretsDir = await tempSecretsDir();
   const runDir = await mkdtemp(join(tmpdir(), `caracal-e2e-${name}-`));
   const { url: databaseUrl, schema } = await testSchemaUrl(`e2e_${name}`);
-  const redisUrl = process.env.REDIS_URL!;
+  // A Redis Cluster when the options name one (REDIS_CLUSTER_NODES of every process), else the tests' Redis.
+  const redisUrl = options.redisUrl ?? process.env.REDIS_URL!;
+  const redisClusterNodes = options.redisClusterNodes ?? [];
   const stack = await startStack({
     redisUrl,
     databaseUrl,
@@ -46,9 +48,9 @@ export async function startE2E(name: string, options: Partial<StackOptions> = {}
     ...options,
     env: { '*': { CLAIM_IDLE_MS: '20000', CONSUMER_BLOCK_MS: '200', RETIREMENT_TICK_MS: '200' }, ...options.env },
   });
-  const env = { redisUrl, databaseUrl, secretsDir, catalogPath: stack.catalogPath, streamPrefix: prefix };
+  const env = { redisUrl, redisClusterNodes: [...redisClusterNodes], databaseUrl, secretsDir, catalogPath: stack.catalogPath, streamPrefix: prefix };
   const operator = await connectOperator(env);
-  const redis = createRedis(redisUrl);
+  const redis = createRedisClient({ url: redisUrl, clusterNodes: redisClusterNodes });
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 3 });
 
   return {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from '@caracal-rotation/bus';
+import type { RedisClient } from '@caracal-rotation/bus';
 import { GATEWAY_EXCHANGE_PATH, auditEventFields, fieldArgs, revocationFields, signGatewayExchange } from '@caracal-rotation/caracal-protocol';
 import { caracalStreams, type Material } from '@caracal-rotation/contracts';
 import type { Fleet } from '@caracal-rotation/sandbox';
@@ -22,7 +22,7 @@ const getJson = async (url: string, init?: RequestInit) => {
   return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> };
 };
 
-export async function fleetAccepts(fleet: Fleet, redis: Redis, material: Material, value: string): Promise<boolean> {
+export async function fleetAccepts(fleet: Fleet, redis: RedisClient, material: Material, value: string): Promise<boolean> {
   const ns = caracalStreams(fleet.namespace);
   switch (material) {
     case 'AUDIT_HMAC_KEY': {

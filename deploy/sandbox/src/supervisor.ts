@@ -45,6 +45,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       // Absolute, because members run with the package directory as cwd.
       secretsDir: path.resolve(opts.secretsDir),
       redisUrl: opts.redisUrl,
+      redisClusterNodes: opts.redisClusterNodes,
       namespace,
       acceptPrevious: acceptPrevious[name] ?? true,
       pins: pins[name] ?? {},

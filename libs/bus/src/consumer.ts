@@ -3,7 +3,7 @@ import { writeDeadLetter, type DeadLetterReason } from './dead-letter.js';
 import { PermanentHandlerError } from './errors.js';
 import type { KeyringSource } from './keyring-source.js';
 import type { OutgoingEvent, Publisher } from './publisher.js';
-import { duplicateForBlocking, type Redis } from './redis.js';
+import { duplicateForBlocking, groupKeysForCommand, type Redis, type RedisClient } from './redis.js';
 import type { StreamFields } from './signature.js';
 
 export interface Subscription<T = unknown> {
@@ -28,7 +28,7 @@ export interface BusLogger {
 }
 
 export interface ConsumerOptions {
-  redis: Redis;
+  redis: RedisClient;
   group: string;
   consumer: string;
   subscriptions: readonly Subscription<unknown>[];
@@ -86,7 +86,8 @@ return {}`;
 export class StreamConsumer {
   private readonly o: Required<Omit<ConsumerOptions, 'logger' | 'onOutcome'>> & Pick<ConsumerOptions, 'logger' | 'onOutcome'>;
   private readonly byStream: Map<string, Subscription<unknown>>;
-  private blocking: Redis | undefined;
+  /** One blocking reader per group of streams a single XREADGROUP may name (all of them on a standalone Redis, one slot's on a cluster). */
+  private blocking: RedisClient[] = [];
   private running = false;
   private loop: Promise<void> | undefined;
   private reaper: NodeJS.Timeout | undefined;
@@ -134,21 +135,23 @@ export class StreamConsumer {
     if (this.running) return;
     await this.ensureGroups();
     this.running = true;
-    this.blocking = duplicateForBlocking(this.o.redis);
+    const readGroups = groupKeysForCommand(this.o.redis, this.streams);
+    this.blocking = readGroups.map(() => duplicateForBlocking(this.o.redis));
     await this.drainOwnPending();
     const reapEvery = Math.max(50, Math.floor(this.o.claimIdleMs / 2));
     this.reaper = setInterval(() => void this.reap().catch((err) => this.o.logger?.warn({ err: errorText(err) }, 'reaper pass failed')), reapEvery);
-    this.loop = this.readLoop();
+    const loops = readGroups.map((streams, i) => this.readLoop(this.blocking[i]!, streams));
+    this.loop = loops.length === 1 ? loops[0] : Promise.all(loops).then(() => undefined);
   }
 
-  /** Stops reading, lets in-flight handlers finish, then closes the reader connection. */
+  /** Stops reading, lets in-flight handlers finish, then closes the reader connections. */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     if (this.reaper) clearInterval(this.reaper);
     for (const t of this.retries) clearTimeout(t);
     this.retries.clear();
-    this.blocking?.disconnect();
+    for (const reader of this.blocking) reader.disconnect();
     await this.loop?.catch(() => undefined);
     await Promise.allSettled([...this.inFlight]);
     this.deferrals.clear();
@@ -175,8 +178,7 @@ export class StreamConsumer {
     }
   }
 
-  private async readLoop(): Promise<void> {
-    const streams = this.streams;
+  private async readLoop(reader: RedisClient, streams: readonly string[]): Promise<void> {
     while (this.running) {
       const room = this.o.maxInFlight - this.inFlight.size;
       if (room <= 0) {
@@ -185,7 +187,7 @@ export class StreamConsumer {
       }
       let reply: [string, RawEntry[]][] | null;
       try {
-        reply = (await this.blocking!.xreadgroup(
+        reply = (await reader.xreadgroup(
           'GROUP',
           this.o.group,
           this.o.consumer,
@@ -398,7 +400,8 @@ export class StreamConsumer {
   }
 
   private async claimAndProcess(stream: string, ids: string[], minIdleMs: number): Promise<void> {
-    const claimed = (await this.o.redis.xclaim(stream, this.o.group, this.o.consumer, minIdleMs, ...ids)) as RawEntry[];
+    // A Cluster has the same XCLAIM; TypeScript only fails to pick its overload on the union type.
+    const claimed = (await (this.o.redis as Redis).xclaim(stream, this.o.group, this.o.consumer, minIdleMs, ...ids)) as RawEntry[];
     await this.dispatchAll(stream, claimed, false);
   }
 

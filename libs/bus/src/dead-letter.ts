@@ -1,5 +1,5 @@
 import { deadLetterStream } from '@caracal-rotation/contracts';
-import type { Redis } from './redis.js';
+import type { RedisClient } from './redis.js';
 import type { StreamFields } from './signature.js';
 
 export const BUS_DEAD_LETTER_REASONS = ['invalid_signature', 'unknown_kid', 'invalid_payload', 'max_deliveries'] as const;
@@ -11,7 +11,7 @@ export type DeadLetterReason = (typeof BUS_DEAD_LETTER_REASONS)[number] | (strin
  * carries payload values beyond what `values` already holds.
  */
 export async function writeDeadLetter(
-  redis: Redis,
+  redis: RedisClient,
   stream: string,
   entry: { id: string; fields: StreamFields },
   error: DeadLetterReason,

@@ -1,4 +1,4 @@
-import type { Redis } from './redis.js';
+import { scanKeys, type RedisClient } from './redis.js';
 
 export interface DrainTarget {
   stream: string;
@@ -29,7 +29,7 @@ const pairsToObject = (flat: unknown[]): Record<string, unknown> => {
   return out;
 };
 
-async function groupInfo(redis: Redis, stream: string): Promise<Record<string, Record<string, unknown>>> {
+async function groupInfo(redis: RedisClient, stream: string): Promise<Record<string, Record<string, unknown>>> {
   try {
     const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
     return Object.fromEntries(groups.map((g) => pairsToObject(g)).map((g) => [String(g.name), g]));
@@ -40,7 +40,7 @@ async function groupInfo(redis: Redis, stream: string): Promise<Record<string, R
 }
 
 /** The stream's last entry id right now: the drain mark (DESIGN §5). */
-export async function streamMark(redis: Redis, stream: string): Promise<string> {
+export async function streamMark(redis: RedisClient, stream: string): Promise<string> {
   try {
     const info = pairsToObject((await redis.xinfo('STREAM', stream)) as unknown[]);
     return String(info['last-generated-id'] ?? '0-0');
@@ -55,19 +55,11 @@ export async function streamMark(redis: Redis, stream: string): Promise<string> 
  * that prefix, a group `*` every group of the stream. Dead-letter streams are
  * evidence, never drained, so they are left out.
  */
-export async function expandDrainTargets(redis: Redis, patterns: readonly DrainTarget[]): Promise<DrainTarget[]> {
+export async function expandDrainTargets(redis: RedisClient, patterns: readonly DrainTarget[]): Promise<DrainTarget[]> {
   const out = new Map<string, DrainTarget>();
   for (const p of patterns) {
-    let streams = [p.stream];
-    if (p.stream.endsWith('*')) {
-      streams = [];
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', p.stream, 'COUNT', 500, 'TYPE', 'stream');
-        streams.push(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    }
+    // SCAN walks one node's keyspace: on a cluster it runs on every master.
+    const streams = p.stream.endsWith('*') ? await scanKeys(redis, p.stream, { count: 500, type: 'stream' }) : [p.stream];
     for (const stream of streams.filter((s) => !s.endsWith('.dead'))) {
       const groups = p.group === '*' ? Object.keys(await groupInfo(redis, stream)) : [p.group];
       for (const group of groups) out.set(`${stream}\u0000${group}`, { stream, group });
@@ -81,7 +73,7 @@ export async function expandDrainTargets(redis: Redis, patterns: readonly DrainT
  * With a mark, `pending` counts only entries at or before it and `drained`
  * tells whether the group has consumed and acknowledged everything up to it.
  */
-export async function inspectDrain(redis: Redis, targets: readonly (DrainTarget & { mark?: string })[]): Promise<DrainReport[]> {
+export async function inspectDrain(redis: RedisClient, targets: readonly (DrainTarget & { mark?: string })[]): Promise<DrainReport[]> {
   const reports: DrainReport[] = [];
   const infoCache = new Map<string, Record<string, Record<string, unknown>>>();
   for (const t of targets) {

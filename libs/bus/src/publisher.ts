@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { eventType, nowRfc3339, type EventName } from '@caracal-rotation/contracts';
 import type { KeyringSource } from './keyring-source.js';
-import type { Redis } from './redis.js';
+import { isCluster, keySlot, type RedisClient } from './redis.js';
 import type { StreamFields } from './signature.js';
 
 export interface OutgoingEvent {
@@ -17,7 +17,7 @@ export const defaultProducer = (service: string): string => `${service}/${hostna
 /** Builds the signed envelope of DESIGN §3 and appends it to its stream. */
 export class Publisher {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyring: KeyringSource,
     readonly producer: string,
   ) {}
@@ -40,10 +40,29 @@ export class Publisher {
     return id;
   }
 
-  /** Appends several events in one round trip; returns their entry ids in order. */
+  /**
+   * Appends several events in one round trip; returns their entry ids in order.
+   * On a cluster one pipeline may only touch one slot: each run of consecutive
+   * events on one slot is a pipeline, and the runs go one after the other, so
+   * the events are still appended in order.
+   */
   async publishAll(events: readonly OutgoingEvent[]): Promise<string[]> {
     if (events.length === 0) return [];
     if (events.length === 1) return [await this.publish(events[0]!)];
+    if (!isCluster(this.redis)) return this.pipelined(events);
+    const ids: string[] = [];
+    for (let start = 0; start < events.length; ) {
+      const slot = keySlot(events[start]!.stream);
+      let end = start + 1;
+      while (end < events.length && keySlot(events[end]!.stream) === slot) end++;
+      const run = events.slice(start, end);
+      ids.push(...(run.length === 1 ? [await this.publish(run[0]!)] : await this.pipelined(run)));
+      start = end;
+    }
+    return ids;
+  }
+
+  private async pipelined(events: readonly OutgoingEvent[]): Promise<string[]> {
     const pipeline = this.redis.pipeline();
     for (const event of events) pipeline.xadd(event.stream, '*', ...Object.entries(this.envelope(event)).flat());
     const results = (await pipeline.exec()) ?? [];

@@ -6,6 +6,7 @@ import { createOutput } from './output.js';
 
 const ENVIRONMENT = `Environment:
   REDIS_URL             Redis of the rotation streams, database index honoured (default redis://127.0.0.1:6379)
+  REDIS_CLUSTER_NODES   host:port,… of a Redis Cluster to use instead (REDIS_URL then gives credentials only)
   DATABASE_URL          Postgres of the projection, created by the recorder if missing
                         (default postgres://postgres@127.0.0.1:5432/caracal_rotation)
   CARACAL_SECRETS_DIR   secrets directory (default $CARACAL_HOME/secrets, else

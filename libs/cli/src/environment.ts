@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { createRedisClient, type RedisClient } from '@caracal-rotation/bus';
 import { resolveSecretsDir } from '@caracal-rotation/secrets';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -9,6 +10,8 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, timeout: 3, unavailable: 69 } 
 
 export interface CliEnvironment {
   redisUrl: string;
+  /** Seed nodes (`host:port`) of a Redis Cluster, from REDIS_CLUSTER_NODES; empty or absent for a standalone Redis. */
+  redisClusterNodes?: string[];
   databaseUrl: string;
   secretsDir: string;
   catalogPath: string | undefined;
@@ -29,6 +32,10 @@ function secretsDirSource(env: NodeJS.ProcessEnv): string {
 export function cliEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnvironment {
   return {
     redisUrl: env.REDIS_URL || DEFAULT_REDIS_URL,
+    redisClusterNodes: (env.REDIS_CLUSTER_NODES ?? '')
+      .split(',')
+      .map((node) => node.trim())
+      .filter((node) => node !== ''),
     databaseUrl: env.DATABASE_URL || DEFAULT_DATABASE_URL,
     secretsDir: resolveSecretsDir(env),
     catalogPath: env.CARACAL_CATALOG || undefined,
@@ -55,13 +62,21 @@ function answers(url: string, defaultPort: number): Promise<boolean> {
 /** Fails with a message that says what to start when Redis or Postgres does not answer. */
 export async function requireServers(env: CliEnvironment, needs: { redis?: boolean; postgres?: boolean } = { redis: true, postgres: true }): Promise<void> {
   const problems: string[] = [];
-  if (needs.redis && !(await answers(env.redisUrl, 6379))) {
+  const clusterNode = env.redisClusterNodes?.[0];
+  if (needs.redis && clusterNode && !(await answers(`redis://${clusterNode}`, 6379))) {
+    problems.push(`The Redis Cluster node ${clusterNode} does not answer. Start the cluster or correct REDIS_CLUSTER_NODES.`);
+  } else if (needs.redis && !clusterNode && !(await answers(env.redisUrl, 6379))) {
     problems.push(`Redis does not answer at ${new URL(env.redisUrl).host}. Start it (redis-server --daemonize yes --port 6379) or set REDIS_URL.`);
   }
   if (needs.postgres && !(await answers(env.databaseUrl, 5432))) {
     problems.push(`PostgreSQL does not answer at ${new URL(env.databaseUrl).host}. Start it (pg_ctlcluster 15 main start) or set DATABASE_URL.`);
   }
   if (problems.length) throw new UsageError(problems.join('\n'), EXIT.unavailable);
+}
+
+/** The CLI's connection to the Redis of the streams: standalone, or the cluster REDIS_CLUSTER_NODES names. */
+export function connectRedis(env: Pick<CliEnvironment, 'redisUrl' | 'redisClusterNodes'>, connectionName: string): RedisClient {
+  return createRedisClient({ url: env.redisUrl, clusterNodes: env.redisClusterNodes }, { maxRetriesPerRequest: 2, connectionName });
 }
 
 /** An error meant for the operator: printed without a stack, with its exit code. */

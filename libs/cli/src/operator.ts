@@ -1,14 +1,14 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname, userInfo } from 'node:os';
-import { FileKeyringSource, Publisher, createRedis, type OutgoingEvent, type Redis } from '@caracal-rotation/bus';
+import { FileKeyringSource, Publisher, type OutgoingEvent, type RedisClient } from '@caracal-rotation/bus';
 import { newRotationId, rotationStreams, type RequestedData, type RotationStreams } from '@caracal-rotation/contracts';
-import { EXIT, UsageError, type CliEnvironment } from './environment.js';
+import { EXIT, UsageError, connectRedis, type CliEnvironment } from './environment.js';
 
 export const defaultActor = (): string => `${userInfo().username}@${hostname()}`;
 
 export interface Operator {
-  redis: Redis;
+  redis: RedisClient;
   streams: RotationStreams;
   request(data: RequestedData): Promise<string>;
   /** Signs and appends one event; returns its stream entry id. */
@@ -39,7 +39,7 @@ export async function assertBusKey(env: CliEnvironment): Promise<void> {
 export async function connectOperator(env: CliEnvironment): Promise<Operator> {
   await assertBusKey(env);
   const keyring = await FileKeyringSource.open({ dir: env.secretsDir, pollMs: 0 });
-  const redis = createRedis(env.redisUrl, { maxRetriesPerRequest: 2, connectionName: 'caracal-rotate' });
+  const redis = connectRedis(env, 'caracal-rotate');
   const publisher = new Publisher(redis, keyring, `caracal-rotate/${hostname()}`);
   const streams = rotationStreams(env.streamPrefix);
   const publish = async (event: OutgoingEvent) => {

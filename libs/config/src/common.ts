@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { durationMs, port, positiveInt, redisUrl } from './fields.js';
+import { durationMs, hostPortList, port, positiveInt, redisUrl } from './fields.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -11,6 +11,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  */
 export const commonServiceSchema = z.object({
   REDIS_URL: redisUrl(),
+  /**
+   * Seed nodes of a Redis Cluster, `host:port,host:port,…`. When set, every
+   * connection is a cluster client (REDIS_URL then gives only credentials and TLS).
+   */
+  REDIS_CLUSTER_NODES: hostPortList(),
   CARACAL_SECRETS_DIR: z.string().optional(),
   CARACAL_HOME: z.string().optional(),
   /** Path of an operator's catalog override file. */

@@ -76,6 +76,18 @@ export function bool(defaultValue: boolean) {
   return parsedString((raw) => BOOLEANS[raw.toLowerCase()], 'must be true, false, 1 or 0').default(defaultValue);
 }
 
+/** A comma-separated list of `host:port` items (IPv6 hosts in brackets), e.g. Redis Cluster seed nodes; empty by default. */
+export function hostPortList() {
+  return csv().pipe(
+    z.array(
+      z.string().refine((item) => {
+        const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(item);
+        return match !== null && Number(match[2]) >= 1 && Number(match[2]) <= 65_535;
+      }, 'must be a comma-separated list of host:port'),
+    ),
+  );
+}
+
 /** A comma-separated list; items are trimmed and empty items dropped. */
 export function csv(defaultValue: readonly string[] = []) {
   return z

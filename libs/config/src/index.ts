@@ -9,6 +9,7 @@ export {
   csv,
   databaseUrl,
   durationMs,
+  hostPortList,
   port,
   positiveInt,
   redisUrl,

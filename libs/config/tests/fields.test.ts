@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bool, csv, databaseUrl, durationMs, port, positiveInt, redisUrl } from '../src/index.js';
+import { bool, csv, databaseUrl, durationMs, hostPortList, port, positiveInt, redisUrl } from '../src/index.js';
 
 describe('redisUrl', () => {
   it('defaults to the local Redis', () => {
@@ -94,5 +94,19 @@ describe('csv', () => {
     const field = csv(['a']);
     field.parse(undefined).push('mutated');
     expect(field.parse(undefined)).toEqual(['a']);
+  });
+});
+
+describe('hostPortList', () => {
+  it('is empty by default and parses host:port items', () => {
+    expect(hostPortList().parse(undefined)).toEqual([]);
+    expect(hostPortList().parse('')).toEqual([]);
+    expect(hostPortList().parse(' 127.0.0.1:7000, redis-1:7001 ,[::1]:7002')).toEqual(['127.0.0.1:7000', 'redis-1:7001', '[::1]:7002']);
+  });
+  it('refuses items without a valid port', () => {
+    expect(hostPortList().safeParse('127.0.0.1').success).toBe(false);
+    expect(hostPortList().safeParse('redis:0').success).toBe(false);
+    expect(hostPortList().safeParse('redis:70000').success).toBe(false);
+    expect(hostPortList().safeParse('redis://x:1').success).toBe(false);
   });
 });

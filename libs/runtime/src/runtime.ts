@@ -1,4 +1,4 @@
-import { FileKeyringSource, Publisher, StreamConsumer, createRedis, type ConsumerOptions, type KeyringSource, type Redis, type Subscription } from '@caracal-rotation/bus';
+import { FileKeyringSource, Publisher, StreamConsumer, createRedisClient, type ConsumerOptions, type KeyringSource, type RedisClient, type Subscription } from '@caracal-rotation/bus';
 import type { CommonServiceConfig } from '@caracal-rotation/config';
 import { rotationStreams, type RotationStreams } from '@caracal-rotation/contracts';
 import { createLogger, createMetrics, maskUrlCredentials, ShutdownCoordinator, startHttpServer, type Logger, type Metrics, type RunningHttpServer } from '@caracal-rotation/observability';
@@ -14,7 +14,7 @@ export interface ServiceRuntime {
   readonly config: CommonServiceConfig;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keyring: KeyringSource;
   readonly publisher: Publisher;
   readonly streams: RotationStreams;
@@ -38,7 +38,7 @@ export async function createServiceRuntime(service: string, config: CommonServic
   const shutdown = new ShutdownCoordinator({ logger });
   const secretsDir = resolveSecretsDir({ ...process.env, CARACAL_SECRETS_DIR: config.CARACAL_SECRETS_DIR, CARACAL_HOME: config.CARACAL_HOME });
 
-  const redis = createRedis(config.REDIS_URL, { connectionName: `${service}/${instance}` });
+  const redis = createRedisClient({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, { connectionName: `${service}/${instance}` });
   redis.on('error', (err: Error) => logger.warn({ err: err.message, redis: maskUrlCredentials(config.REDIS_URL) }, 'redis connection error'));
   shutdown.register('redis', SHUTDOWN.closeConnections, async () => {
     await redis.quit().catch(() => redis.disconnect());

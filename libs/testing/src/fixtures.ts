@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * A private secrets directory (0700) with a fresh bus key, and any other
@@ -26,7 +26,7 @@ export interface StreamEntry {
 }
 
 /** Every entry of a stream, oldest first, with `data` parsed. */
-export async function readStream(redis: Redis, stream: string): Promise<StreamEntry[]> {
+export async function readStream(redis: Redis | Cluster, stream: string): Promise<StreamEntry[]> {
   const entries = await redis.xrange(stream, '-', '+');
   return entries.map(([id, flat]) => {
     const fields: Record<string, string> = {};
@@ -41,12 +41,30 @@ export async function readStream(redis: Redis, stream: string): Promise<StreamEn
   });
 }
 
-/** Deletes every key with the given prefix (test clean-up). */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+/**
+ * Deletes every key with the given prefix (test clean-up). On a cluster, SCAN
+ * runs on every master and each key is deleted on its own (a DEL of several
+ * keys must stay within one slot).
+ */
+export async function deleteKeys(redis: Redis | Cluster, prefix: string): Promise<void> {
+  if (redis.isCluster) {
+    const cluster = redis as Cluster;
+    if (cluster.status !== 'ready') await cluster.ping();
+    for (const node of cluster.nodes('master')) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        await Promise.all(keys.map((key) => cluster.del(key)));
+        cursor = next;
+      } while (cursor !== '0');
+    }
+    return;
+  }
+  const standalone = redis as Redis;
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
+    const [next, keys] = await standalone.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) await standalone.del(...keys);
     cursor = next;
   } while (cursor !== '0');
 }

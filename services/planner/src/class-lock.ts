@@ -1,4 +1,4 @@
-import type { Redis } from '@caracal-rotation/bus';
+import type { RedisClient } from '@caracal-rotation/bus';
 
 /**
  * The one-class-at-a-time lock and its FIFO queue (DESIGN §2), kept in Redis
@@ -94,7 +94,7 @@ export class ClassLock {
   private readonly keys: { lock: string; queue: string; queued: string; handoff: string };
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     const tag = `{${prefix}}`;

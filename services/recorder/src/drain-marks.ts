@@ -1,4 +1,4 @@
-import { expandDrainTargets, streamMark, type Redis } from '@caracal-rotation/bus';
+import { expandDrainTargets, streamMark, type RedisClient } from '@caracal-rotation/bus';
 import type { DrainPair, RotationStreams } from '@caracal-rotation/contracts';
 import type { DrainMark } from '@caracal-rotation/projection';
 
@@ -8,7 +8,7 @@ import type { DrainMark } from '@caracal-rotation/projection';
  * with the bus key too), each with its stream's last entry id right now.
  * Everything at or before a mark may carry old material.
  */
-export async function takeDrainMarks(redis: Redis, drainSet: readonly DrainPair[], streams: RotationStreams): Promise<DrainMark[]> {
+export async function takeDrainMarks(redis: RedisClient, drainSet: readonly DrainPair[], streams: RotationStreams): Promise<DrainMark[]> {
   const targets = await expandDrainTargets(redis, [...drainSet, { stream: `${streams.prefix}.*`, group: '*' }]);
   const markOf = new Map<string, string>();
   for (const { stream } of targets) if (!markOf.has(stream)) markOf.set(stream, await streamMark(redis, stream));

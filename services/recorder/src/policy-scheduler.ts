@@ -1,4 +1,4 @@
-import type { Publisher, Redis } from '@caracal-rotation/bus';
+import type { Publisher, RedisClient } from '@caracal-rotation/bus';
 import { childRotationId, normalizeMaterial, stageEventId, type Catalog, type CatalogEntry, type RequestedData, type RotationStreams } from '@caracal-rotation/contracts';
 import type { Logger } from '@caracal-rotation/observability';
 import { TERMINAL_STATES, materialStatus, type MaterialStatusRecord } from '@caracal-rotation/projection';
@@ -11,7 +11,7 @@ export const SCHEDULER_ACTOR = 'scheduler';
 
 export interface PolicyDeps {
   pool: pg.Pool;
-  redis: Redis;
+  redis: RedisClient;
   publisher: Pick<Publisher, 'publish'>;
   streams: RotationStreams;
   catalog: Catalog;

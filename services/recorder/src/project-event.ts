@@ -1,4 +1,4 @@
-import { subscribe, type Redis, type Subscription } from '@caracal-rotation/bus';
+import { subscribe, type RedisClient, type Subscription } from '@caracal-rotation/bus';
 import { EVENT_NAMES, type EventName, type RolledData, type RotationEvent, type RotationStreams } from '@caracal-rotation/contracts';
 import { applyEvent } from '@caracal-rotation/projection';
 import type pg from 'pg';
@@ -6,7 +6,7 @@ import { takeDrainMarks } from './drain-marks.js';
 
 export interface ProjectionDeps {
   pool: pg.Pool;
-  redis: Redis;
+  redis: RedisClient;
   streams: RotationStreams;
   /** Called after an event was recorded for the first time (never for a duplicate), once committed. */
   onRecorded?: (name: EventName, event: RotationEvent<unknown>) => void;

@@ -1,4 +1,4 @@
-import { inspectDrain, type Publisher, type Redis } from '@caracal-rotation/bus';
+import { inspectDrain, type Publisher, type RedisClient } from '@caracal-rotation/bus';
 import { retiringDataSchema, stageEventId, type RotationStreams } from '@caracal-rotation/contracts';
 import type { Logger } from '@caracal-rotation/observability';
 import {
@@ -17,7 +17,7 @@ import { every, type Periodic } from './periodic.js';
 
 export interface RetirementDeps {
   pool: pg.Pool;
-  redis: Redis;
+  redis: RedisClient;
   publisher: Pick<Publisher, 'publish'>;
   streams: RotationStreams;
   logger: Pick<Logger, 'info' | 'warn' | 'debug'>;

@@ -1,4 +1,4 @@
-import type { Redis } from '@caracal-rotation/bus';
+import type { RedisClient } from '@caracal-rotation/bus';
 import { EVENT_NAMES, deadLetterStream, type RotationStreams } from '@caracal-rotation/contracts';
 import type { Metrics } from '@caracal-rotation/observability';
 
@@ -8,7 +8,7 @@ const pairs = (flat: unknown[]): Record<string, unknown> => {
   return out;
 };
 
-async function groupsOf(redis: Redis, stream: string): Promise<Record<string, unknown>[]> {
+async function groupsOf(redis: RedisClient, stream: string): Promise<Record<string, unknown>[]> {
   try {
     return ((await redis.xinfo('GROUPS', stream)) as unknown[][]).map(pairs);
   } catch (err) {
@@ -25,7 +25,7 @@ async function groupsOf(redis: Redis, stream: string): Promise<Record<string, un
  * on each of them) and inspects the other groups for the drain gate; one
  * replica's view is the whole bus's, so dashboards take `max` over replicas.
  */
-export async function refreshStreamMetrics(redis: Redis, streams: RotationStreams, metrics: Pick<Metrics, 'pendingEntries' | 'groupLag' | 'dlqSize'>): Promise<void> {
+export async function refreshStreamMetrics(redis: RedisClient, streams: RotationStreams, metrics: Pick<Metrics, 'pendingEntries' | 'groupLag' | 'dlqSize'>): Promise<void> {
   const groups: { stream: string; group: string; pending: number; lag: number | null }[] = [];
   const dlq: { stream: string; size: number }[] = [];
   for (const name of EVENT_NAMES) {

@@ -1,4 +1,4 @@
-import { createRedis } from '@caracal-rotation/bus';
+import { createRedisClient } from '@caracal-rotation/bus';
 import { loadConfig } from '@caracal-rotation/config';
 import { createServiceRuntime, loadHoldersConfig, runMain, SHUTDOWN } from '@caracal-rotation/runtime';
 import { SecretStore } from '@caracal-rotation/secrets';
@@ -12,7 +12,7 @@ runMain('verifier', async () => {
 
   const runtime = await createServiceRuntime('verifier', config);
   // Checks publish onto Caracal's streams; they get a connection of their own.
-  const checkRedis = createRedis(config.REDIS_URL, { connectionName: 'verifier-checks' });
+  const checkRedis = createRedisClient({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES }, { connectionName: 'verifier-checks' });
   runtime.shutdown.register('check-redis', SHUTDOWN.closeConnections, async () => void checkRedis.disconnect());
   const material = new MaterialReader(new SecretStore({ dir: runtime.secretsDir }));
 

@@ -1,4 +1,4 @@
-import { subscribe, type OutgoingEvent, type Redis } from '@caracal-rotation/bus';
+import { subscribe, type OutgoingEvent, type RedisClient } from '@caracal-rotation/bus';
 import {
   caracalStreams,
   stageEventId,
@@ -20,7 +20,7 @@ export interface VerifierDeps {
   runtime: ServiceRuntime;
   holders: HoldersConfig;
   material: MaterialReader;
-  checkRedis: Redis;
+  checkRedis: RedisClient;
   timeoutMs: number;
   pollMs: number;
   registry?: CheckRegistry;

@@ -2,7 +2,7 @@
  * Runs the sandbox fleet in the foreground until SIGINT/SIGTERM:
  *   node --import tsx deploy/sandbox/src/bin/fleet.ts
  * Environment: CARACAL_SECRETS_DIR (else Caracal's default location),
- * REDIS_URL, SANDBOX_BASE_PORT (a port, or unset/`ephemeral` for free ports),
+ * REDIS_URL, REDIS_CLUSTER_NODES (host:port,… of a Redis Cluster to use instead), SANDBOX_BASE_PORT (a port, or unset/`ephemeral` for free ports),
  * SANDBOX_CONTROL_PORT, CARACAL_NAMESPACE, SANDBOX_LOG_DIR, DATABASE_URL (sealed
  * zone secrets of API and STS; unset turns them off), SANDBOX_JWKS_PREVIOUS_WINDOW_MS.
  * Missing secrets are created first, as `caracal up` does.
@@ -37,6 +37,7 @@ if (created.length > 0) console.error(`created missing secrets in ${secretsDir}:
 const fleet = await startFleet({
   secretsDir,
   redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+  redisClusterNodes: (process.env.REDIS_CLUSTER_NODES ?? '').split(',').map((n) => n.trim()).filter((n) => n !== ''),
   namespace: process.env.CARACAL_NAMESPACE ?? '',
   basePort: basePort ?? 'ephemeral',
   controlPort,

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { decodeHexKey } from '@caracal-rotation/bus';
 import { signAuditData } from '@caracal-rotation/caracal-protocol';
 import type { MemberContext } from './context.js';
-import { execAll } from './redis.js';
+import { execInOrder, type RedisCommand } from './redis.js';
 import type { ConsumerSpec } from './stream-consumer.js';
 
 export const AUDIT_GROUP = 'audit-ingestor';
@@ -30,17 +30,19 @@ export function auditConsumer(ctx: MemberContext, ingested: Set<string>): Consum
       const id = fields.id ?? '';
       const data = fields.data ?? '';
       if (id !== '' && sigMatches(keys, data, fields.sig)) {
-        await execAll(ctx.redis.multi().sadd(outcome.ingested, id).xack(stream, AUDIT_GROUP, entryId));
+        await execInOrder(ctx.redis, [
+          ['sadd', outcome.ingested, id],
+          ['xack', stream, AUDIT_GROUP, entryId],
+        ]);
         ingested.add(id);
         ctx.stats.inc('events_ingested');
         return;
       }
       ctx.stats.inc('hmac_verify_failed');
-      const dlq = ctx.redis
-        .multi()
-        .xadd(ctx.streams.auditDlq, '*', 'original_id', entryId, 'reason', 'hmac_verify_failed', 'id', id, 'data', data);
-      if (id !== '') dlq.sadd(outcome.deadLettered, id);
-      await execAll(dlq.xack(stream, AUDIT_GROUP, entryId));
+      const dlq: RedisCommand[] = [['xadd', ctx.streams.auditDlq, '*', 'original_id', entryId, 'reason', 'hmac_verify_failed', 'id', id, 'data', data]];
+      if (id !== '') dlq.push(['sadd', outcome.deadLettered, id]);
+      dlq.push(['xack', stream, AUDIT_GROUP, entryId]);
+      await execInOrder(ctx.redis, dlq);
       ctx.log('warn', 'audit event dead-lettered', { entry_id: entryId, event_id: id, reason: 'hmac_verify_failed' });
     },
   };

@@ -7,6 +7,8 @@ export interface MemberConfig {
   host: string;
   port: number;
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES (`host:port,…`): the streams live on a Redis Cluster; unset for a standalone Redis. */
+  redisClusterNodes: string | undefined;
   namespace: string;
   acceptPrevious: boolean;
   /** ENV name → kid the loaded value must have (fault injection). */
@@ -40,6 +42,7 @@ export function memberConfigFromEnv(nameArg: string | undefined, env: NodeJS.Pro
     host: env.HOST || '127.0.0.1',
     port,
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    redisClusterNodes: env.REDIS_CLUSTER_NODES || undefined,
     namespace: env.CARACAL_NAMESPACE ?? '',
     acceptPrevious: parseBool(env.SANDBOX_ACCEPT_PREVIOUS, true),
     pins: pinsFromEnv(env),

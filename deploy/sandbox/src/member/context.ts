@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { CaracalStreams } from '@caracal-rotation/contracts';
 import type { MemberConfig } from './config.js';
 import type { Route } from './http.js';
 import type { Log } from './log.js';
+import type { MemberRedis } from './redis.js';
 import type { Material } from './material.js';
 import type { CounterName, Stats } from './stats.js';
 import type { ConsumerSpec } from './stream-consumer.js';
@@ -13,7 +13,7 @@ export interface MemberContext {
   config: MemberConfig;
   material: Material;
   /** Lazily connected: a role that never sends a command never connects. */
-  redis: Redis;
+  redis: MemberRedis;
   /** The sealed-secrets database, when DATABASE_URL was given (KEK holders only). */
   db: pg.Pool | undefined;
   streams: CaracalStreams;

@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Redis } from 'ioredis';
 import { GATEWAY_HEADERS, gatewaySignature, gatewaySignatureBase } from '@caracal-rotation/caracal-protocol';
 import { errorMessage } from './log.js';
+import type { MemberRedis } from './redis.js';
 
 export const MAX_SKEW_SECONDS = 60;
 export const NONCE_TTL_SECONDS = 120;
@@ -13,7 +13,7 @@ export interface ExchangeToVerify {
   path: string;
   body: Buffer;
   keys: readonly Buffer[];
-  redis: Redis;
+  redis: MemberRedis;
   noncePrefix: string;
   nowMs?: number;
 }

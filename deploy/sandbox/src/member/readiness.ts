@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { MemberName } from '../members.js';
 import { errorMessage } from './log.js';
 import type { Material } from './material.js';
+import type { MemberRedis } from './redis.js';
 import type { GroupConsumer } from './stream-consumer.js';
 
 export interface NotReady {
@@ -12,7 +12,7 @@ export interface NotReady {
 
 export interface ReadinessInputs {
   material: Material;
-  redis: Redis | undefined;
+  redis: MemberRedis | undefined;
   db?: pg.Pool | undefined;
   consumers: readonly GroupConsumer[];
 }

@@ -28,7 +28,7 @@ export async function startMember(config: MemberConfig, env: NodeJS.ProcessEnv):
   const log = createLog(`sandbox-${config.member}`, `${config.hostId}/${process.pid}`);
   const definition = ROLES[config.member];
   const material = Material.load(MEMBER_SECRETS[config.member], env, config.acceptPrevious, config.pins);
-  const redis = connectRedis(config.redisUrl, 'main', log);
+  const redis = connectRedis(config.redisUrl, 'main', log, { clusterNodes: config.redisClusterNodes });
   // Only KEK holders keep sealed secrets; anyone else ignores DATABASE_URL (and does not wait on Postgres to be ready).
   const holdsKek = MEMBER_SECRETS[config.member].includes('SECRET_STORE_KEK');
   const db =
@@ -41,7 +41,7 @@ export async function startMember(config: MemberConfig, env: NodeJS.ProcessEnv):
   // With bad or pinned-away material the holder must not judge messages:
   // it would dead-letter good ones. It stays up, unready, and says why.
   const consumerName = `${config.member}-${config.hostId}`;
-  const consumers = material.ok ? role.consumers.map((spec) => new GroupConsumer(spec, config.redisUrl, consumerName, log)) : [];
+  const consumers = material.ok ? role.consumers.map((spec) => new GroupConsumer(spec, config.redisUrl, consumerName, log, config.redisClusterNodes)) : [];
   for (const consumer of consumers) consumer.start();
 
   const common: Route[] = [

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { closeRedis, connectRedis } from './redis.js';
+import { closeRedis, connectRedis, type MemberRedis } from './redis.js';
 import { errorMessage, type Log } from './log.js';
 
 /** Handles one entry; it acknowledges the entry itself, after its effects. */
@@ -22,7 +21,7 @@ const RETRY_MS = 250;
  * a dedicated connection so a blocked read never delays other commands.
  */
 export class GroupConsumer {
-  private conn: Redis | undefined;
+  private conn: MemberRedis | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
   private groupReady = false;
@@ -34,10 +33,12 @@ export class GroupConsumer {
     private readonly redisUrl: string,
     private readonly consumer: string,
     private readonly log: Log,
+    /** REDIS_CLUSTER_NODES, when the streams live on a Redis Cluster. */
+    private readonly clusterNodes?: string,
   ) {}
 
   start(): void {
-    this.conn = connectRedis(this.redisUrl, `consumer:${this.spec.group}`, this.log, { blocking: true });
+    this.conn = connectRedis(this.redisUrl, `consumer:${this.spec.group}`, this.log, { blocking: true, clusterNodes: this.clusterNodes });
     this.loop = this.run(this.conn);
   }
 
@@ -55,7 +56,7 @@ export class GroupConsumer {
     await this.loop;
   }
 
-  private async run(conn: Redis): Promise<void> {
+  private async run(conn: MemberRedis): Promise<void> {
     let cursor = '0';
     while (!this.stopping) {
       try {
@@ -94,7 +95,7 @@ export class GroupConsumer {
     this.lastError = message;
   }
 
-  private async ensureGroup(conn: Redis): Promise<void> {
+  private async ensureGroup(conn: MemberRedis): Promise<void> {
     try {
       await conn.call('XGROUP', 'CREATE', this.spec.stream, this.spec.group, '0', 'MKSTREAM');
     } catch (err) {
@@ -103,7 +104,7 @@ export class GroupConsumer {
     this.groupReady = true;
   }
 
-  private async read(conn: Redis, cursor: string): Promise<Entry[]> {
+  private async read(conn: MemberRedis, cursor: string): Promise<Entry[]> {
     const block = cursor === '>' ? ['BLOCK', String(BLOCK_MS)] : [];
     const reply = await conn.call('XREADGROUP', 'GROUP', this.spec.group, this.consumer, 'COUNT', String(BATCH), ...block, 'STREAMS', this.spec.stream, cursor);
     return parseEntries(reply);

@@ -7,6 +7,7 @@ export interface MemberEnvInputs {
   port: number;
   secretsDir: string;
   redisUrl: string;
+  redisClusterNodes?: readonly string[];
   namespace: string;
   acceptPrevious: boolean;
   pins: Record<string, string>;
@@ -26,6 +27,9 @@ export function memberEnv(x: MemberEnvInputs, inherited: NodeJS.ProcessEnv = pro
   env.PORT = String(x.port);
   env.HOST = '127.0.0.1';
   env.REDIS_URL = x.redisUrl;
+  // The fleet's options decide, not whatever the supervisor inherited.
+  if (x.redisClusterNodes?.length) env.REDIS_CLUSTER_NODES = x.redisClusterNodes.join(',');
+  else delete env.REDIS_CLUSTER_NODES;
   env.CARACAL_NAMESPACE = x.namespace;
   env.SANDBOX_ACCEPT_PREVIOUS = String(x.acceptPrevious);
   env.SANDBOX_EXIT_WITH_PARENT = '1';

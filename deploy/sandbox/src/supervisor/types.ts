@@ -6,6 +6,8 @@ export type { BootInfo };
 export interface FleetOptions {
   secretsDir: string;
   redisUrl: string;
+  /** Seed nodes (`host:port`) of a Redis Cluster the members use instead of `redisUrl` (REDIS_CLUSTER_NODES). */
+  redisClusterNodes?: readonly string[];
   /** Prefix of every Caracal stream and key the fleet uses; '' in a real-looking setup. */
   namespace?: string;
   /** Which members to run; all six by default. */

@@ -1,8 +1,8 @@
-import { createRedis, expandDrainTargets, inspectDrain, type DrainTarget } from '@caracal-rotation/bus';
+import { expandDrainTargets, inspectDrain, type DrainTarget } from '@caracal-rotation/bus';
 import { normalizeMaterial, rotationStreams } from '@caracal-rotation/contracts';
 import { drainSetOf } from '@caracal-rotation/planning';
 import { loadEffectiveCatalog } from '../catalog-source.js';
-import { EXIT, UsageError, requireServers, type CliEnvironment } from '../environment.js';
+import { EXIT, UsageError, connectRedis, requireServers, type CliEnvironment } from '../environment.js';
 import { dash } from '../format.js';
 import { drainRow } from '../plan-report.js';
 import { str, type Command } from './command.js';
@@ -40,7 +40,7 @@ Examples:
   async run({ out, env, values }) {
     const patterns = await patternsOf(env, str(values, 'material'), str(values, 'stream'));
     await requireServers(env, { redis: true });
-    const redis = createRedis(env.redisUrl, { maxRetriesPerRequest: 2, connectionName: 'caracal-rotate-drain' });
+    const redis = connectRedis(env, 'caracal-rotate-drain');
     try {
       const targets = (await inspectDrain(redis, await expandDrainTargets(redis, patterns))).map(drainRow);
       out.line(`Patterns: ${patterns.map((p) => `${p.stream} / ${p.group}`).join(', ')}`);

@@ -1,9 +1,9 @@
-import { expandDrainTargets, inspectDrain, createRedis } from '@caracal-rotation/bus';
+import { expandDrainTargets, inspectDrain } from '@caracal-rotation/bus';
 import { rotationStreams, type Plan } from '@caracal-rotation/contracts';
 import { buildPlan, checkStore, drainSetOf, validateRequest, type AcceptedRequest } from '@caracal-rotation/planning';
 import { SecretStore } from '@caracal-rotation/secrets';
 import { loadEffectiveCatalog } from '../catalog-source.js';
-import { EXIT, requireServers, type CliEnvironment } from '../environment.js';
+import { EXIT, connectRedis, requireServers, type CliEnvironment } from '../environment.js';
 import { drainRow, printPlan, type DrainView } from '../plan-report.js';
 import { requestDataFrom } from '../request-data.js';
 import { SELECTOR_OPTIONS, type Command } from './command.js';
@@ -18,7 +18,7 @@ async function inspect(env: CliEnvironment, request: AcceptedRequest, prefix: st
   } catch (err) {
     return { inspected: false, note: (err as Error).message, targets: [] };
   }
-  const redis = createRedis(env.redisUrl, { maxRetriesPerRequest: 2, connectionName: 'caracal-rotate-plan' });
+  const redis = connectRedis(env, 'caracal-rotate-plan');
   try {
     const targets = await expandDrainTargets(redis, drainSetOf(request.entry, { streamPrefix: prefix, caracalNamespace: env.caracalNamespace ?? '' }));
     return { inspected: true, targets: (await inspectDrain(redis, targets)).map(drainRow) };

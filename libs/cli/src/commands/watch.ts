@@ -1,7 +1,6 @@
-import { createRedis } from '@caracal-rotation/bus';
 import { rotationStreams } from '@caracal-rotation/contracts';
 import { TERMINAL_STATES, getRotation, listRotations, rotationEvents, type RotationEventRecord, type RotationRecord } from '@caracal-rotation/projection';
-import { EXIT, UsageError, requireServers } from '../environment.js';
+import { EXIT, UsageError, connectRedis, requireServers } from '../environment.js';
 import { uuidv7Time } from '../format.js';
 import { rotationIdArg, withProjection } from '../projection-access.js';
 import { followRotation } from '../stack/follow.js';
@@ -76,7 +75,7 @@ Examples:
     if (recorded) return reportOutcome(out, id, recorded, timeline, { rotation: r ?? null });
 
     await requireServers(env, { redis: true });
-    const redis = createRedis(env.redisUrl, { maxRetriesPerRequest: 2, connectionName: 'caracal-rotate-watch' });
+    const redis = connectRedis(env, 'caracal-rotate-watch');
     try {
       const result = await followRotation(redis, rotationStreams(env.streamPrefix), id, (e) => timeline.add(e), { timeoutMs });
       return reportOutcome(out, id, timeline.outcome(id, result), timeline, { rotation: r ?? null }, result.deadLettered);

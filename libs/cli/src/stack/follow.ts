@@ -1,4 +1,4 @@
-import type { Redis } from '@caracal-rotation/bus';
+import { groupKeysForCommand, isCluster, type RedisClient } from '@caracal-rotation/bus';
 import { deadLetterStream, EVENT_NAMES, type EventName, type RotationStreams } from '@caracal-rotation/contracts';
 
 export interface FollowedEvent {
@@ -19,6 +19,30 @@ const fieldsOf = (flat: string[]): Record<string, string> => {
   return out;
 };
 
+type XReadReply = [string, [string, string[]][]][];
+
+/** Idle pause between polls of a cluster's streams. */
+const CLUSTER_POLL_MS = 200;
+
+/**
+ * New entries after each stream's cursor. One blocking XREAD over every
+ * stream on a standalone Redis; on a cluster, where one XREAD may only name
+ * streams of one slot, a non-blocking XREAD per slot (in parallel) and a short
+ * pause when none had anything.
+ */
+async function readAfter(redis: RedisClient, cursors: ReadonlyMap<string, string>): Promise<XReadReply> {
+  const keys = [...cursors.keys()];
+  if (!isCluster(redis)) {
+    return ((await redis.xread('COUNT', 500, 'BLOCK', 500, 'STREAMS', ...keys, ...keys.map((k) => cursors.get(k)!))) as XReadReply | null) ?? [];
+  }
+  const replies = await Promise.all(
+    groupKeysForCommand(redis, keys).map(async (group) => ((await redis.xread('COUNT', 500, 'STREAMS', ...group, ...group.map((k) => cursors.get(k)!))) as XReadReply | null) ?? []),
+  );
+  const reply = replies.flat();
+  if (reply.length === 0) await new Promise((r) => setTimeout(r, CLUSTER_POLL_MS));
+  return reply;
+}
+
 /** Stream id just before a UUIDv7's timestamp, so following starts at the request. */
 export function startIdOf(rotationId: string): string {
   const ms = parseInt(rotationId.replace(/-/g, '').slice(0, 12), 16);
@@ -33,7 +57,7 @@ export function startIdOf(rotationId: string): string {
  * the stages that consumed them.
  */
 export async function followRotation(
-  redis: Redis,
+  redis: RedisClient,
   streams: RotationStreams,
   rotationId: string,
   onEvent: (e: FollowedEvent) => void,
@@ -49,10 +73,9 @@ export async function followRotation(
   let deadLettered: string | undefined;
 
   while (Date.now() < deadline) {
-    const keys = [...cursors.keys()];
-    const reply = (await redis.xread('COUNT', 500, 'BLOCK', 500, 'STREAMS', ...keys, ...keys.map((k) => cursors.get(k)!))) as [string, [string, string[]][]][] | null;
+    const reply = await readAfter(redis, cursors);
     const seen: FollowedEvent[] = [];
-    for (const [stream, entries] of reply ?? []) {
+    for (const [stream, entries] of reply) {
       for (const [id, flat] of entries) {
         cursors.set(stream, id);
         const f = fieldsOf(flat);

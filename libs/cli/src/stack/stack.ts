@@ -19,13 +19,18 @@ import { SERVICE_NAMES, ServiceProcess, type ServiceName } from './service-proce
 
 export interface StackOptions {
   redisUrl: string;
+  /**
+   * Seed nodes (`host:port`) of a Redis Cluster: the services and the fleet
+   * get them as REDIS_CLUSTER_NODES and use the cluster instead of `redisUrl`.
+   */
+  redisClusterNodes?: readonly string[];
   databaseUrl: string;
   secretsDir: string;
   /** Where the stack keeps its logs and generated files (holders, sandbox catalog). */
   runDir: string;
   streamPrefix?: string;
   /** Start the sandbox fleet, with these options. */
-  sandbox?: Omit<FleetOptions, 'secretsDir' | 'redisUrl'> | false;
+  sandbox?: Omit<FleetOptions, 'secretsDir' | 'redisUrl' | 'redisClusterNodes'> | false;
   /** Zones and sealed secrets to create in a fresh sandbox. */
   seed?: SeedOptions;
   /** Pause between re-seal batches (tests use it to interrupt the job). */
@@ -96,6 +101,8 @@ async function startSandboxStores(opts: StackOptions, cleanups: (() => Promise<u
     sections.postgres = target;
   }
   if (opts.stores?.redisAclUser) {
+    // ACL users live per node; the sandbox bootstraps one on a standalone Redis only.
+    if (opts.redisClusterNodes?.length) throw new Error('the sandbox Redis ACL user (stores.redisAclUser) needs a standalone Redis, not a cluster');
     const user = opts.stores.redisAclUser;
     const { host } = new URL(opts.redisUrl);
     const target = { admin_url_file: 'redisAdminUrl', user, url_template: `redis://{user}:{password}@${host}` };
@@ -131,7 +138,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await ensureSandboxSecrets(opts.secretsDir);
       // The fleet keeps sealed zone secrets in the same database; the recorder would create it only later.
       await createDatabaseIfMissing(opts.databaseUrl);
-      fleet = await startFleet({ databaseUrl: opts.databaseUrl, ...opts.sandbox, secretsDir: opts.secretsDir, redisUrl: opts.redisUrl, logDir });
+      fleet = await startFleet({
+        databaseUrl: opts.databaseUrl,
+        ...opts.sandbox,
+        secretsDir: opts.secretsDir,
+        redisUrl: opts.redisUrl,
+        ...(opts.redisClusterNodes?.length ? { redisClusterNodes: [...opts.redisClusterNodes] } : {}),
+        logDir,
+      });
       if (opts.seed) await seedSandbox(fleet, opts.secretsDir, opts.seed);
       if (!holdersPath) {
         const holders = sandboxHolders(fleet, opts.databaseUrl, opts.resealPauseMs);
@@ -147,6 +161,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     const common: NodeJS.ProcessEnv = {
       REDIS_URL: opts.redisUrl,
+      ...(opts.redisClusterNodes?.length ? { REDIS_CLUSTER_NODES: opts.redisClusterNodes.join(',') } : {}),
       DATABASE_URL: opts.databaseUrl,
       CARACAL_SECRETS_DIR: opts.secretsDir,
       LOG_LEVEL: opts.logLevel ?? 'info',

@@ -1,4 +1,4 @@
-import type { Redis } from '@caracal-rotation/bus';
+import type { RedisClient } from '@caracal-rotation/bus';
 import type { CaracalStreams, CheckName, HolderRoll, HoldersConfig, Phase, Plan } from '@caracal-rotation/contracts';
 import type { MaterialReader } from '../material-reader.js';
 
@@ -12,7 +12,7 @@ export interface CheckContext {
   otherKid: string | undefined;
   holders: HoldersConfig;
   caracal: CaracalStreams;
-  redis: Redis;
+  redis: RedisClient;
   material: MaterialReader;
   /** Prefix of the rotation streams; keys shared with the secret-writer derive from it. */
   streamPrefix: string;

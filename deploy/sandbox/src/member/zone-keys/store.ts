@@ -1,6 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { execAll } from '../redis.js';
+import { execAll, isClusterConnection, type MemberRedis } from '../redis.js';
 import { generateZoneKey, parseZoneKey, signingKeyObject, type ZoneKey } from './keys.js';
 import { zoneKeyRedisKeys } from './paths.js';
 
@@ -15,6 +14,13 @@ local active = redis.call('HGET', KEYS[1], 'active')
 if active then redis.call('HSET', KEYS[1], 'previous', active) end
 redis.call('HSET', KEYS[1], 'active', ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[2])
+return active`;
+
+// ROTATE without the directory, whose key lies in another slot on a cluster.
+const ROTATE_ZONE_ONLY = `
+local active = redis.call('HGET', KEYS[1], 'active')
+if active then redis.call('HSET', KEYS[1], 'previous', active) end
+redis.call('HSET', KEYS[1], 'active', ARGV[1])
 return active`;
 
 // ARGV[1]: the kid the caller means to retire, or '' for whichever is previous.
@@ -41,7 +47,7 @@ export class ZoneKeyStore {
   private readonly signers = new Map<string, { kid: string; key: KeyObject }>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: MemberRedis,
     namespace: string,
   ) {
     this.keys = zoneKeyRedisKeys(namespace);
@@ -58,7 +64,14 @@ export class ZoneKeyStore {
   /** A new active key; the old active becomes previous. Creates the zone if needed. */
   async rotate(zoneId: string): Promise<ZoneKeys> {
     const active = generateZoneKey();
-    const demoted = await this.redis.eval(ROTATE, 2, this.keys.zone(zoneId), this.keys.directory, JSON.stringify(active), zoneId);
+    let demoted: unknown;
+    if (isClusterConnection(this.redis)) {
+      // A script cannot span two slots: the zone's keys atomically, then its directory entry (idempotent).
+      demoted = await this.redis.eval(ROTATE_ZONE_ONLY, 1, this.keys.zone(zoneId), JSON.stringify(active));
+      await this.redis.sadd(this.keys.directory, zoneId);
+    } else {
+      demoted = await this.redis.eval(ROTATE, 2, this.keys.zone(zoneId), this.keys.directory, JSON.stringify(active), zoneId);
+    }
     this.signers.delete(zoneId);
     const previous = parseZoneKey(demoted as string | null);
     return previous ? { active, previous } : { active };
@@ -73,6 +86,7 @@ export class ZoneKeyStore {
   /** Gives each zone without a key its first one; existing zones are left alone. */
   async createZones(zoneIds: readonly string[]): Promise<{ created: number; existing: number }> {
     const unique = [...new Set(zoneIds)];
+    if (isClusterConnection(this.redis)) return this.createZonesOnCluster(unique);
     const exists = unique.length ? await this.redis.pipeline(unique.map((id) => ['hexists', this.keys.zone(id), 'active'])).exec() : [];
     const missing = unique.filter((_, i) => exists?.[i]?.[1] !== 1);
     if (missing.length === 0) return { created: 0, existing: unique.length };
@@ -82,6 +96,21 @@ export class ZoneKeyStore {
     multi.sadd(this.keys.directory, ...unique);
     const results = await execAll(multi);
     const created = results.filter(([, set], i) => i < missing.length && set === 1).length;
+    return { created, existing: unique.length - created };
+  }
+
+  /**
+   * createZones where a pipeline or MULTI may not span slots: the zones' keys
+   * by separate commands (sent together), then the directory. HSETNX keeps
+   * the answer per zone exact under concurrent requests.
+   */
+  private async createZonesOnCluster(unique: string[]): Promise<{ created: number; existing: number }> {
+    const exists = await Promise.all(unique.map((id) => this.redis.hexists(this.keys.zone(id), 'active')));
+    const missing = unique.filter((_, i) => exists[i] !== 1);
+    if (missing.length === 0) return { created: 0, existing: unique.length };
+    const set = await Promise.all(missing.map((id) => this.redis.hsetnx(this.keys.zone(id), 'active', JSON.stringify(generateZoneKey()))));
+    await this.redis.sadd(this.keys.directory, ...unique);
+    const created = set.filter((n) => n === 1).length;
     return { created, existing: unique.length - created };
   }
 
