@@ -74,30 +74,50 @@ export async function expandDrainTargets(redis: RedisClient, patterns: readonly 
  * tells whether the group has consumed and acknowledged everything up to it.
  */
 export async function inspectDrain(redis: RedisClient, targets: readonly (DrainTarget & { mark?: string })[]): Promise<DrainReport[]> {
-  const reports: DrainReport[] = [];
-  const infoCache = new Map<string, Record<string, Record<string, unknown>>>();
-  for (const t of targets) {
-    if (!infoCache.has(t.stream)) infoCache.set(t.stream, await groupInfo(redis, t.stream));
-    const g = infoCache.get(t.stream)![t.group];
-    const lastDeliveredId = g ? String(g['last-delivered-id']) : '0-0';
-    const lagRaw = g?.lag;
-    const lag = lagRaw === null || lagRaw === undefined ? null : Number(lagRaw);
-    let pending = 0;
-    if (g) {
+  // One XINFO GROUPS per stream and one XPENDING summary per pair, however
+  // many marks are asked about: the retirement timer checks hundreds of
+  // rotations against the same few pairs in one pass.
+  const streams = [...new Set(targets.map((t) => t.stream))];
+  const infos = new Map(await Promise.all(streams.map(async (s) => [s, await groupInfo(redis, s)] as const)));
+  const pairs = [...new Map(targets.filter((t) => infos.get(t.stream)![t.group]).map((t) => [`${t.stream}\u0000${t.group}`, t])).values()];
+  const summaries = new Map(
+    await Promise.all(pairs.map(async (t) => [`${t.stream}\u0000${t.group}`, await pendingSummary(redis, t.stream, t.group)] as const)),
+  );
+
+  return Promise.all(
+    targets.map(async (t) => {
+      const g = infos.get(t.stream)![t.group];
+      const lastDeliveredId = g ? String(g['last-delivered-id']) : '0-0';
+      const lagRaw = g?.lag;
+      const lag = lagRaw === null || lagRaw === undefined ? null : Number(lagRaw);
+      const summary = summaries.get(`${t.stream}\u0000${t.group}`);
+      let pending = g ? Number(g.pending ?? 0) : 0;
+      if (g && t.mark && summary) pending = await pendingUpTo(redis, t, summary, t.mark);
+      const report: DrainReport = { stream: t.stream, group: t.group, pending, lag, lastDeliveredId };
       if (t.mark) {
-        const summary = (await redis.xpending(t.stream, t.group, '-', t.mark, 1_000_000)) as unknown[];
-        pending = summary.length;
-      } else {
-        pending = Number(g.pending ?? 0);
+        report.mark = t.mark;
+        // A group that no longer exists will never read those entries: nothing left to wait for.
+        report.drained = t.mark === '0-0' || !g || (compareIds(lastDeliveredId, t.mark) >= 0 && pending === 0);
       }
-    }
-    const report: DrainReport = { stream: t.stream, group: t.group, pending, lag, lastDeliveredId };
-    if (t.mark) {
-      report.mark = t.mark;
-      // A group that no longer exists will never read those entries: nothing left to wait for.
-      report.drained = t.mark === '0-0' || !g || (compareIds(lastDeliveredId, t.mark) >= 0 && pending === 0);
-    }
-    reports.push(report);
-  }
-  return reports;
+      return report;
+    }),
+  );
+}
+
+interface PendingSummary {
+  count: number;
+  minId: string | null;
+  maxId: string | null;
+}
+
+async function pendingSummary(redis: RedisClient, stream: string, group: string): Promise<PendingSummary> {
+  const [count, minId, maxId] = (await redis.xpending(stream, group)) as [number, string | null, string | null];
+  return { count: Number(count), minId, maxId };
+}
+
+/** Pending entries at or before `mark`: from the summary when it decides, else a bounded range read. */
+async function pendingUpTo(redis: RedisClient, t: DrainTarget, summary: PendingSummary, mark: string): Promise<number> {
+  if (summary.count === 0 || summary.minId === null || compareIds(summary.minId, mark) > 0) return 0;
+  if (summary.maxId !== null && compareIds(summary.maxId, mark) <= 0) return summary.count;
+  return ((await redis.xpending(t.stream, t.group, '-', mark, 100_000)) as unknown[]).length;
 }

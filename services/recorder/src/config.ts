@@ -5,7 +5,7 @@ export const recorderConfigSchema = commonServiceSchema.extend({
   /** How often rotations past their safety window are checked against the drain gate. */
   RETIREMENT_TICK_MS: durationMs(500),
   /** Due rotations one replica handles per tick. */
-  RETIREMENT_BATCH: positiveInt(50),
+  RETIREMENT_BATCH: positiveInt(500),
   /** How often the in-progress and material-age gauges are read from the projection. */
   METRICS_REFRESH_MS: durationMs(5_000),
   PG_POOL_MAX: positiveInt(10),

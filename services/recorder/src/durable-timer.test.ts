@@ -53,8 +53,8 @@ describe('retirement timer', () => {
 
     const deps = { pool: manual.pool, redis: manual.runtime.redis, streams: env.streams, logger: manual.runtime.logger, batchSize: 50 };
     const publishThenFail = {
-      publish: async (...args: Parameters<typeof manual.runtime.publisher.publish>) => {
-        await manual.runtime.publisher.publish(...args);
+      publishAll: async (...args: Parameters<typeof manual.runtime.publisher.publishAll>) => {
+        await manual.runtime.publisher.publishAll(...args);
         throw new Error('connection lost before commit');
       },
     };
