@@ -292,6 +292,10 @@ describe('StreamConsumer on real Redis', () => {
     expect(new Set(dead.map((d) => idToCase.get(d.original_id!)))).toEqual(new Set(Object.keys(bad)));
     for (const d of dead) expect(d.error).toBe('invalid_payload');
     expect(run.calls[0]!.data).toMatchObject({ material: 'AUDIT_HMAC_KEY' });
+
+    // An entry with no kid at all is refused at once: no keyring reload could supply one.
+    const noKid = await xadd(s.completed, { ...unsigned, _sig: 'ab'.repeat(32) });
+    await vi.waitFor(async () => expect((await deadLetters(s.completed)).find((d) => d.original_id === noKid)?.error).toBe('invalid_payload'), { timeout: 5000 });
     await vi.waitFor(async () => expect(await pendingCount(s.completed)).toBe(0), WAIT);
   });
 

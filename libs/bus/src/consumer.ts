@@ -265,6 +265,8 @@ export class StreamConsumer {
     }
     const fields = toFields(flat);
 
+    // No reload can ever supply a key id that is absent or malformed: refuse at once.
+    if (!/^[0-9a-f]{16}$/.test(fields.kid ?? '')) return this.deadLetter(stream, id, fields, 'invalid_payload', 'kid is missing or malformed');
     let verdict = this.o.keyring.current().verify(stream, fields);
     if (!verdict.ok && verdict.reason === 'unknown_kid') {
       verdict = (await this.o.keyring.refresh().catch(() => this.o.keyring.current())).verify(stream, fields);
