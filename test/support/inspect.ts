@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Redis } from '@caracal-rotation/bus';
+import { compareStreamIds, type Redis } from '@caracal-rotation/bus';
 import { EVENT_NAMES, type EventName, type RotationStreams } from '@caracal-rotation/contracts';
 import { readStream, type StreamEntry } from '@caracal-rotation/testing';
 import type pg from 'pg';
@@ -12,6 +12,48 @@ export async function rotationEntries(redis: Redis, streams: RotationStreams): P
   const out: NamedEntry[] = [];
   for (const name of EVENT_NAMES) for (const e of await readStream(redis, streams[name])) out.push({ name, ...e });
   return out;
+}
+
+/**
+ * Pairs of rotations planned in the opposite order of their requests (the
+ * planner's class queue is first-in, first-out): `ids` in request order.
+ */
+export function queueInversions(entries: NamedEntry[], ids: string[]): [string, string][] {
+  const planned = new Map<string, string>();
+  for (const e of entries) if (e.name === 'planned' && !planned.has(e.fields.rotation_id ?? '')) planned.set(e.fields.rotation_id!, e.id);
+  const out: [string, string][] = [];
+  for (let i = 0; i < ids.length; i++) {
+    for (let j = i + 1; j < ids.length; j++) {
+      const a = planned.get(ids[i]!);
+      const b = planned.get(ids[j]!);
+      if (a && b && compareStreamIds(b, a) < 0) out.push([ids[i]!, ids[j]!]);
+    }
+  }
+  return out;
+}
+
+/**
+ * Why rotations did not complete, for the report: every failed verification
+ * (phase, failed checks with their detail, diagnosis) and every failed or
+ * rejected event of the given rotations.
+ */
+export function failureDetails(entries: NamedEntry[], ids: string[]): string[][] {
+  const wanted = new Set(ids);
+  const rows: string[][] = [];
+  for (const e of entries) {
+    if (!wanted.has(e.fields.rotation_id ?? '')) continue;
+    const d = e.data as { phase?: string; ok?: boolean; checks?: { name: string; ok: boolean; detail: string }[]; diagnosis?: string; error?: string; reason_code?: string; material?: string };
+    if (e.name === 'verified' && d.ok === false) {
+      const failed = (d.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`.slice(0, 300));
+      rows.push([e.fields.rotation_id!, String(d.material), `verified ${d.phase} not ok`, [...failed, d.diagnosis ? `diagnosis: ${d.diagnosis}` : ''].filter(Boolean).join(' / ').slice(0, 900)]);
+    }
+    if (e.name === 'failed' || e.name === 'rejected') rows.push([e.fields.rotation_id!, String(d.material), e.name, String(d.error ?? d.reason_code ?? '').slice(0, 500)]);
+    if (e.name === 'rolled') {
+      const bad = ((e.data.holders ?? []) as { service: string; ok: boolean; error?: string }[]).filter((h) => !h.ok);
+      if (bad.length > 0) rows.push([e.fields.rotation_id!, String(d.material), `rolled ${d.phase}: holders failed`, bad.map((h) => `${h.service}: ${h.error ?? ''}`).join(' / ').slice(0, 600)]);
+    }
+  }
+  return rows;
 }
 
 /** Entries grouped by rotation id. */

@@ -28,11 +28,12 @@ export class TerminalWatcher {
   private readonly loop: Promise<void>;
   private waiters: (() => void)[] = [];
 
-  constructor(redis: Redis, streams: RotationStreams) {
+  /** `sinceMs`: only entries added from that time on (stream ids are Redis server milliseconds). */
+  constructor(redis: Redis, streams: RotationStreams, sinceMs = 0) {
     const conn = redis.duplicate({ connectionName: 'reliability-terminal-watcher' });
     conn.on('error', () => undefined);
     this.conn = conn;
-    const cursors = new Map(TERMINALS.map((n) => [streams[n], '0-0']));
+    const cursors = new Map(TERMINALS.map((n) => [streams[n], sinceMs > 0 ? `${sinceMs - 1}-0` : '0-0']));
     const names = new Map(TERMINALS.map((n) => [streams[n], n]));
     this.loop = (async () => {
       while (this.running) {

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 
 export interface WatchViolation {
   file: string;
-  problem: 'empty' | 'not_lowercase_hex' | 'wrong_length' | 'wrong_mode';
+  problem: 'empty' | 'not_lowercase_hex' | 'wrong_length' | 'wrong_mode' | 'not_a_url';
   length: number;
   mode?: string;
   /** ms since the watcher started. */
@@ -60,6 +60,7 @@ while (Atomics.load(flag, 0) === 0) {
     const base = name.replace(/Previous$/, '');
     const expected = lengths[base] || (/Password$/.test(base) ? [48] : lengths['*']);
     if (text.length === 0) violate({ file: name, problem: 'empty', length: 0 });
+    else if (/Url$/.test(base)) { if (!/^[a-z]+:\\/\\/\\S+$/.test(text)) violate({ file: name, problem: 'not_a_url', length: text.length }); }
     else if (!/^[0-9a-f]+$/.test(text)) violate({ file: name, problem: 'not_lowercase_hex', length: text.length });
     else if (!expected.includes(text.length)) violate({ file: name, problem: 'wrong_length', length: text.length });
     if ((st.mode & 0o777) !== 0o444) violate({ file: name, problem: 'wrong_mode', length: text.length, mode: (st.mode & 0o777).toString(8) });
@@ -72,7 +73,8 @@ parentPort.postMessage({ durationMs: Date.now() - started, passes, reads, vanish
 /**
  * Samples every secret file of `dir` every `intervalMs` until stopped: each
  * read must be non-empty, clean lowercase hex of the expected length (64 hex
- * for keys and tokens, 48 for passwords), mode 0444.
+ * for keys and tokens, 48 for passwords; derived `*Url` files a whole URL),
+ * mode 0444.
  */
 export function watchSecrets(dir: string, intervalMs: number, lengths: Record<string, number[]> = { '*': [64] }): SecretWatcher {
   const stopFlag = new SharedArrayBuffer(4);
