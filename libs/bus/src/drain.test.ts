@@ -1,6 +1,6 @@
 import { deadLetterStream, rotationStreams } from '@caracal-rotation/contracts';
 // Test-only helper (a devDependency); the workspace's tag rules do not yet exempt test files.
-import { testRedis, uniqueName } from '@caracal-rotation/testing';
+import { deleteKeys, testRedis, uniqueName } from '@caracal-rotation/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareStreamIds, createRedis, expandDrainTargets, inspectDrain, streamMark, type Redis } from './index.js';
 
@@ -51,14 +51,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  for (const prefix of prefixes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await raw.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await raw.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  }
+  for (const prefix of prefixes) await deleteKeys(raw, prefix);
   await Promise.all([redis.quit(), raw.quit()]);
 });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deadLetterStream, newRotationId, rotationStreams, stageEventId, type RotationEvent, type RotationStreams } from '@caracal-rotation/contracts';
 // Test-only helper (a devDependency); the workspace's tag rules do not yet exempt test files.
-import { testRedis, uniqueName } from '@caracal-rotation/testing';
+import { deleteKeys, testRedis, uniqueName } from '@caracal-rotation/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   FileKeyringSource,
@@ -123,14 +123,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  for (const prefix of prefixes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await raw.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await raw.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  }
+  for (const prefix of prefixes) await deleteKeys(raw, prefix);
   await Promise.all([redis.quit(), raw.quit()]);
 });
 
