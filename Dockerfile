@@ -1,19 +1,19 @@
 # syntax=docker/dockerfile:1
 #
-# One image for the five services of the rotation orchestrator (and the operator CLI and
-# the sandbox fleet). The entry point is `node --import tsx`; the command names the
-# program:
+# One image for the five services of the rotation orchestrator and the operator CLI,
+# compiled to JavaScript: the runtime stage holds Node and the compiled programs only (no
+# TypeScript loader, no node_modules, no sandbox, no tests). The command names the program:
 #
 #   docker build -t caracal-rotation .
-#   docker run caracal-rotation services/planner/src/main.ts
-#   docker run caracal-rotation services/roller/src/main.ts
-#   docker run --entrypoint node caracal-rotation --import tsx libs/cli/src/bin/caracal-rotate.ts --help
+#   docker run caracal-rotation services/planner/dist/main.js
+#   docker run caracal-rotation services/roller/dist/main.js
+#   docker run caracal-rotation apps/caracal-rotate/dist/caracal-rotate.js --help
 #
-# Stages: `manifests` (package.json files only, so dependency layers stay cached while the
-# sources change), `build` (every dependency, type-checks what ships), `runtime`
-# (`npm ci --omit=dev`, the checked sources, a non-root user).
+# Stages: `manifests` (package.json files only, so the dependency layer stays cached while
+# the sources change), `build` (every dependency; type-checks and compiles what ships),
+# `runtime` (the compiled programs and a non-root user).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:22-bookworm-slim
 
 # ---- manifests: the lockfile and every workspace's package.json, in place --------------
 FROM ${NODE_IMAGE} AS manifests
@@ -23,52 +23,41 @@ RUN mkdir -p /out \
  && find . -name package.json -not -path '*/node_modules/*' -exec cp --parents '{}' /out/ ';' \
  && cp package-lock.json /out/
 
-# ---- build: all dependencies; a tree that does not type-check never becomes an image -------
+# ---- build: a tree that does not type-check never becomes an image ------------------------
 FROM ${NODE_IMAGE} AS build
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 WORKDIR /app
 COPY --from=manifests /out/ ./
-# Install scripts are not needed to type-check (only native extras of test tooling use them).
+# Install scripts are not needed to compile (only native extras of test tooling use them).
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts
 COPY . .
-RUN set -e; \
-    for project in libs/* services/* deploy/sandbox; do \
-      if [ -f "$project/tsconfig.json" ]; then \
-        echo "typecheck $project"; \
-        npx --no-install tsc -p "$project/tsconfig.json" --noEmit; \
-      fi; \
-    done
-# The sources that ship: no node_modules (the runtime stage installs its own), no tests
-# (.dockerignore keeps them out of the context), not the test-infrastructure library.
-RUN mkdir -p /dist \
- && tar --exclude='node_modules' --exclude='*.tsbuildinfo' --exclude='libs/testing/src' \
-      -cf - package.json tsconfig.base.json libs services deploy/sandbox \
-    | tar -xf - -C /dist
+ARG PROGRAMS="@caracal-rotation/planner @caracal-rotation/secret-writer @caracal-rotation/roller @caracal-rotation/verifier @caracal-rotation/recorder @caracal-rotation/caracal-rotate"
+RUN npx --no-install nx run-many -t typecheck build --projects="$(echo $PROGRAMS | tr ' ' ',')" --outputStyle=static \
+ && mkdir -p /dist \
+ && for p in services/*/dist apps/caracal-rotate/dist; do mkdir -p "/dist/$p" && cp "$p"/*.js "/dist/$p/"; done \
+ && mkdir -p /dist/apps/caracal-rotate/bin && cp apps/caracal-rotate/bin/caracal-rotate.js /dist/apps/caracal-rotate/bin/ \
+ && printf '{"type":"module","private":true}\n' > /dist/package.json
 
 # ---- runtime --------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 ARG APP_UID=10001
 ENV NODE_ENV=production \
-    NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false \
     HTTP_HOST=0.0.0.0 \
     HTTP_PORT=9400 \
-    CARACAL_SECRETS_DIR=/var/lib/caracal/secrets
+    CARACAL_SECRETS_DIR=/var/lib/caracal/secrets \
+    CARACAL_ROTATION_DIR=/var/lib/caracal/rotation \
+    PATH=/app/apps/caracal-rotate/bin:$PATH
 WORKDIR /app
 
-# The user every service runs as. The secrets directory must be owned by it with mode 0700
-# (the secret-writer refuses anything looser); a new Docker volume mounted here copies this
-# directory's owner and mode.
+# The user every service runs as. Directories holding secrets must be owned by it with mode
+# 0700 (the secret-writer refuses anything looser); a new Docker volume mounted here copies
+# the directory's owner and mode.
 RUN groupadd --system --gid "${APP_UID}" caracal \
  && useradd --system --uid "${APP_UID}" --gid "${APP_UID}" --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin caracal \
- && install -d -o "${APP_UID}" -g "${APP_UID}" -m 0700 /var/lib/caracal/secrets
+ && install -d -o "${APP_UID}" -g "${APP_UID}" -m 0700 /var/lib/caracal/secrets /var/lib/caracal/rotation \
+ && rm -rf /usr/local/lib/node_modules/npm /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /opt/yarn*
 
-# Production dependencies only, from the lockfile; no install scripts run.
-COPY --from=manifests /out/ ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts \
- && (node --import tsx --eval "" 2>/dev/null \
-     || { echo >&2 "tsx is not installed by 'npm ci --omit=dev': move tsx from devDependencies to dependencies in package.json"; exit 1; })
-
-# Sources owned by root and read-only to the service user.
+# Programs owned by root and read-only to the service user.
 COPY --from=build /dist/ ./
 
 USER ${APP_UID}:${APP_UID}
@@ -77,5 +66,5 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||9400)+'/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
-ENTRYPOINT ["node", "--import", "tsx"]
-CMD ["services/planner/src/main.ts"]
+ENTRYPOINT ["node"]
+CMD ["services/planner/dist/main.js"]

@@ -24,8 +24,9 @@ export default [
             { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra', 'type:testing'] },
             { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra'] },
             { sourceTag: 'type:sandbox', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra', 'type:testing'] },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra', 'type:testing', 'type:sandbox'] },
-            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra', 'type:testing', 'type:app', 'type:sandbox'] },
+            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra', 'type:testing', 'type:sandbox'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra', 'type:tool'] },
+            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra', 'type:testing', 'type:app', 'type:sandbox', 'type:tool'] },
           ],
         },
       ],
@@ -33,7 +34,7 @@ export default [
   },
   {
     // Tests of any project may use the shared test infrastructure.
-    files: ['**/*.test.ts', '**/test-helpers.ts', '**/testing/**/*.ts'],
+    files: ['**/*.test.ts', '**/test-helpers.ts', '**/testing/**/*.ts', 'tools/**/*.ts'],
     rules: {
       '@nx/enforce-module-boundaries': [
         'error',
@@ -46,7 +47,7 @@ export default [
   },
   {
     // Command-line entry points and test reporters talk to a terminal on purpose.
-    files: ['**/bin/**/*.ts', '**/cli/src/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', '**/*.test.ts'],
+    files: ['**/bin/**/*.ts', 'apps/caracal-rotate/src/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', '**/*.test.ts'],
     rules: { 'no-console': 'off' },
   },
 ];

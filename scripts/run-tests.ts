@@ -1,4 +1,4 @@
-// `npm test`: typecheck, lint and every project's tests through nx, then one
+// `npm test`: build, typecheck, lint and every project's tests through nx, then one
 // closing line that sums the vitest reports: "Tests: N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -8,7 +8,7 @@ const root = join(import.meta.dirname, '..');
 const results = join(root, '.test-results');
 rmSync(results, { recursive: true, force: true });
 
-const nx = spawnSync('npx', ['nx', 'run-many', '-t', 'typecheck', 'lint', 'test', '--outputStyle=stream', ...process.argv.slice(2)], {
+const nx = spawnSync('npx', ['nx', 'run-many', '-t', 'build', 'typecheck', 'lint', 'test', '--outputStyle=stream', ...process.argv.slice(2)], {
   cwd: root,
   stdio: 'inherit',
 });

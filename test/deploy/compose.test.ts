@@ -1,7 +1,5 @@
-import { holdersConfigSchema } from '@caracal-rotation/contracts';
-import { MEMBER_NAMES } from '@caracal-rotation/sandbox';
 import { describe, expect, it } from 'vitest';
-import { SERVICES, composeEnv, loadCompose, repoFile, repoHas, secretProblem } from './support.js';
+import { SERVICES, composeEnv, loadCompose, repoFile, secretProblem } from './support.js';
 
 type Service = Record<string, unknown> & {
   image?: string;
@@ -73,12 +71,10 @@ describe('deploy/compose.yaml', () => {
     expect([...images][0]).toBe(compose['x-image']);
     for (const name of SERVICES) {
       const [entry, ...rest] = argv(svc(name).command);
-      expect(entry).toBe(`services/${name}/src/main.ts`);
+      expect(entry).toBe(`services/${name}/dist/main.js`);
       expect(rest).toEqual([]);
-      expect(repoHas(entry!)).toBe(true);
     }
-    // The sandbox fleet and the CLI come from the same image too.
-    expect(svc('sandbox').image).toBe(compose['x-image']);
+    // The CLI comes from the same image too.
     expect(svc('caracal-rotate').image).toBe(compose['x-image']);
   });
 
@@ -131,16 +127,13 @@ describe('deploy/compose.yaml', () => {
         if (mount.read_only !== true) writers.push(name);
       }
     }
-    // secrets-init only creates the sandbox's missing secrets, once, under the sandbox profile.
-    expect(writers.sort()).toEqual(['secret-writer', 'secrets-init']);
-    expect(svc('secrets-init').profiles).toEqual(['sandbox']);
-    expect(svc('secrets-init').restart).toBe('no');
-    for (const name of [...SERVICES, 'sandbox', 'caracal-rotate']) expect(secretsMounts(svc(name)), name).toHaveLength(1);
+    expect(writers.sort()).toEqual(['secret-writer']);
+    for (const name of [...SERVICES, 'caracal-rotate']) expect(secretsMounts(svc(name)), name).toHaveLength(1);
     expect(compose.volumes).toHaveProperty(SECRETS_VOLUME);
   });
 
   it('runs every service as a non-root user on a read-only root file system without capabilities', () => {
-    for (const name of [...SERVICES, 'sandbox', 'secrets-init', 'caracal-rotate']) {
+    for (const name of [...SERVICES, 'caracal-rotate']) {
       const s = svc(name);
       const uid = (s.user ?? '').split(':')[0];
       expect(uid, name).toMatch(/^\d+$/);
@@ -150,42 +143,11 @@ describe('deploy/compose.yaml', () => {
     }
   });
 
-  it('runs the sandbox fleet under the sandbox profile, where the roller and verifier can reach it', () => {
-    const sandbox = svc('sandbox');
-    expect(sandbox.profiles).toEqual(['sandbox']);
-    const [entry] = argv(sandbox.command);
-    expect(entry).toBe('deploy/sandbox/src/bin/fleet.ts');
-    expect(repoHas(entry!)).toBe(true);
-    // The fleet listens on 127.0.0.1: the roller and verifier share its network namespace.
-    expect(sandbox.network_mode).toMatch(/^service:/);
-    expect(svc('roller').network_mode).toBe(sandbox.network_mode);
-    expect(svc('verifier').network_mode).toBe(sandbox.network_mode);
-    // The five services do not depend on the sandbox.
-    for (const name of SERVICES) expect(svc(name).profiles, name).toBeUndefined();
-  });
-
-  it("ships a holders file that describes the sandbox fleet's members and its supervisor", () => {
-    const content = compose.configs?.holders?.content;
-    expect(content).toBeTruthy();
-    const holders = holdersConfigSchema.parse(JSON.parse(content!));
-    expect(Object.keys(holders.holders).sort()).toEqual([...MEMBER_NAMES].sort());
-
-    const env = composeEnv(svc('sandbox'));
-    const base = Number(env.SANDBOX_BASE_PORT);
-    const control = Number(env.SANDBOX_CONTROL_PORT);
-    for (const [name, holder] of Object.entries(holders.holders)) {
-      // supervisor.ts: member i listens on base + i.
-      expect(new URL(holder.url).port, name).toBe(String(base + MEMBER_NAMES.indexOf(name as (typeof MEMBER_NAMES)[number])));
-      expect(holder.restart).toEqual({ adapter: 'http', url: `http://127.0.0.1:${control}/members/${name}/restart` });
-    }
-  });
-
   it('offers the operator CLI as a tool', () => {
     const cli = svc('caracal-rotate');
     expect(cli.profiles).toEqual(['tools']);
     const entry = argv(cli.entrypoint);
-    expect(entry.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
-    expect(repoHas(entry[3]!)).toBe(true);
+    expect(entry).toEqual(['node', 'apps/caracal-rotate/dist/caracal-rotate.js']);
     expect(composeEnv(cli).DATABASE_URL).toBeTruthy();
   });
 

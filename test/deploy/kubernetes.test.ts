@@ -102,8 +102,8 @@ describe('deploy/k8s/base', () => {
     for (const service of SERVICES) {
       const d = deployment(service);
       expect(d.spec.replicas, service).toBeGreaterThanOrEqual(2);
-      expect(main(d).args, service).toEqual([`services/${service}/src/main.ts`]);
-      expect(repoHas(`services/${service}/src/main.ts`)).toBe(true);
+      expect(main(d).args, service).toEqual([`services/${service}/dist/main.js`]);
+      expect(repoHas(`services/${service}/src/main.ts`)).toBe(true); // compiled to dist/main.js in the image
       expect(selects(d.spec.selector, d.spec.template.metadata.labels), service).toBe(true);
     }
   });
@@ -160,7 +160,7 @@ describe('deploy/k8s/base', () => {
         expect(sc?.capabilities?.drop, `${d.metadata.name}/${c.name}`).toContain('ALL');
         expect(sc?.capabilities?.add ?? [], `${d.metadata.name}/${c.name}`).toEqual([]);
       }
-      // A read-only root needs a writable /tmp (tsx's compile cache).
+      // A read-only root needs a writable /tmp (Node's compile cache).
       const tmp = main(d).volumeMounts?.find((m) => m.mountPath === '/tmp');
       expect(pod.volumes?.find((v) => v.name === tmp?.name)?.emptyDir, d.metadata.name).toBeDefined();
     }

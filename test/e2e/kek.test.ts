@@ -18,7 +18,7 @@ afterAll(async () => e2e?.stop(), 60_000);
 const resealPids = (): number[] => {
   let pids: number[] = [];
   try {
-    pids = execFileSync('pgrep', ['-f', 'bin/reseal.ts'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    pids = execFileSync('pgrep', ['-f', 'sandbox/dist/reseal.js'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
   } catch {
     return [];
   }

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Keyring, Publisher, StaticKeyringSource } from '@caracal-rotation/bus';
-import { followRotation } from '@caracal-rotation/cli';
+import { followRotation } from '@caracal-rotation/caracal-rotate';
 import { newRotationId } from '@caracal-rotation/contracts';
 import { getRotation } from '@caracal-rotation/projection';
 import { keyIdOf } from '@caracal-rotation/secrets';

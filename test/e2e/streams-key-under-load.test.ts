@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { followRotation } from '@caracal-rotation/cli';
+import { followRotation } from '@caracal-rotation/caracal-rotate';
 import { caracalStreams, EVENT_NAMES } from '@caracal-rotation/contracts';
 import { inspectDrain } from '@caracal-rotation/bus';
 import { readStream } from '@caracal-rotation/testing';

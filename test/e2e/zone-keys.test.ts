@@ -1,4 +1,4 @@
-import { followRotation } from '@caracal-rotation/cli';
+import { followRotation } from '@caracal-rotation/caracal-rotate';
 import { listRotations } from '@caracal-rotation/projection';
 import { readStream } from '@caracal-rotation/testing';
 import { readFile } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SERVICE_NAMES } from '@caracal-rotation/cli';
+import { SERVICE_NAMES } from '@caracal-rotation/launcher';
 import type { Material } from '@caracal-rotation/contracts';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { seededRandom, startChaos, type Chaos } from '../support/chaos.js';

@@ -1,4 +1,4 @@
-import type { ServiceProcess } from '@caracal-rotation/cli';
+import type { ServiceProcess } from '@caracal-rotation/launcher';
 
 /** A small seeded PRNG (mulberry32), so a chaos run can be repeated from its seed. */
 export function seededRandom(seed: number): () => number {

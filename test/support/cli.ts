@@ -4,7 +4,8 @@ import type { z } from 'zod';
 import type { E2E } from './e2e-stack.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'libs', 'cli', 'src', 'bin', 'caracal-rotate.ts');
+/** The installed executable, as `npx caracal-rotate` runs it. */
+const BIN = join(ROOT, 'node_modules', '.bin', 'caracal-rotate');
 
 export interface CliRun {
   code: number | null;
@@ -27,7 +28,7 @@ export function cliEnvFor(e2e: E2E, catalogPath: string | undefined): NodeJS.Pro
 /** Runs `caracal-rotate …` as a user would: its own process, from the repository root. */
 export function caracalRotate(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', BIN, ...args], {
+    const child = spawn(BIN, args, {
       cwd: ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,7 +2,9 @@ import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedis, type Redis } from '@caracal-rotation/bus';
-import { connectOperator, startStack, type Operator, type ServiceName, type ServiceProcess, type Stack, type StackOptions } from '@caracal-rotation/cli';
+import { connectOperator, type Operator } from '@caracal-rotation/caracal-rotate';
+import type { ServiceName, ServiceProcess } from '@caracal-rotation/launcher';
+import { startStack, type Stack, type StackOptions } from '@caracal-rotation/stack';
 import { deleteKeys, dropSchema, tempSecretsDir, testSchemaUrl, uniqueName } from '@caracal-rotation/testing';
 import pg from 'pg';
 

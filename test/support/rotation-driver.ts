@@ -1,5 +1,5 @@
 import { inspectDrain, type Redis } from '@caracal-rotation/bus';
-import type { Operator } from '@caracal-rotation/cli';
+import type { Operator } from '@caracal-rotation/caracal-rotate';
 import { newRotationId, type RequestedData, type RotationStreams } from '@caracal-rotation/contracts';
 
 type XReadReply = [stream: string, entries: [id: string, fields: string[]][]][];

@@ -4,8 +4,8 @@ import { applyEvent } from './apply-event.js';
 import { drainMarksOf, recordDrainEvidence } from './drains.js';
 import { getRotation } from './read-rotations.js';
 import { rotationChecks, rotationDrains, rotationEvents } from './read-evidence.js';
-import { useTestDatabase } from './test-helpers.js';
-import { RotationFixture, asRotationEvent, samplePlan, type FixtureEvent } from './testing/index.js';
+import { useTestDatabase } from '../testing/database.js';
+import { RotationFixture, asRotationEvent, samplePlan, type FixtureEvent } from '../testing/index.js';
 
 const db = useTestDatabase('proj_apply');
 const streams = rotationStreams('test.rotation');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { migrate, pendingMigrations } from './migrate.js';
 import { MIGRATIONS } from './migrations/index.js';
-import { useTestDatabase } from './test-helpers.js';
+import { useTestDatabase } from '../testing/database.js';
 
 const db = useTestDatabase('proj_migrate', { migrated: false });
 

@@ -4,8 +4,8 @@ import { applyEvent } from './apply-event.js';
 import { getRotation, listRotations } from './read-rotations.js';
 import { materialStatus, rotationsInProgress } from './read-status.js';
 import { lockDueRetirements, markRetiring } from './retirement.js';
-import { useTestDatabase } from './test-helpers.js';
-import { RotationFixture, asRotationEvent, samplePlan, type FixtureEvent } from './testing/index.js';
+import { useTestDatabase } from '../testing/database.js';
+import { RotationFixture, asRotationEvent, samplePlan, type FixtureEvent } from '../testing/index.js';
 import { transaction } from './transaction.js';
 
 const db = useTestDatabase('proj_read');

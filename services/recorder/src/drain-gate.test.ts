@@ -2,7 +2,7 @@ import { retiringDataSchema, stageEventId } from '@caracal-rotation/contracts';
 import { rotationDrains } from '@caracal-rotation/projection';
 import { RotationFixture, samplePlan } from '@caracal-rotation/projection/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnvironment, sleep, startTestRecorder, waitForRotation, type RunningRecorder, type TestEnvironment } from './test-helpers.js';
+import { createTestEnvironment, sleep, startTestRecorder, waitForRotation, type RunningRecorder, type TestEnvironment } from '../testing/helpers.js';
 
 // Real Redis and Postgres, two recorder replicas in one group.
 let env: TestEnvironment;

@@ -3,7 +3,7 @@ import { rotationEvents } from '@caracal-rotation/projection';
 import { RotationFixture, samplePlan } from '@caracal-rotation/projection/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retireDueRotations } from './retirement-timer.js';
-import { createTestEnvironment, sleep, startTestRecorder, waitForRotation, type RunningRecorder, type TestEnvironment } from './test-helpers.js';
+import { createTestEnvironment, sleep, startTestRecorder, waitForRotation, type RunningRecorder, type TestEnvironment } from '../testing/helpers.js';
 
 // Real Redis and Postgres; the timer's only state is the projection.
 let env: TestEnvironment;

@@ -1,7 +1,7 @@
 import { deadLetterStream } from '@caracal-rotation/contracts';
 import { RotationFixture } from '@caracal-rotation/projection/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnvironment, startTestRecorder, waitForRotation, type RunningRecorder, type TestEnvironment } from './test-helpers.js';
+import { createTestEnvironment, startTestRecorder, waitForRotation, type RunningRecorder, type TestEnvironment } from '../testing/helpers.js';
 
 // Real Redis and Postgres. The projection is made to fail by renaming a table
 // within this file's own schema, as an outage would: the handler throws.

@@ -5,7 +5,7 @@ import { DEFAULT_CATALOG, catalogSchema, childRotationId, stageEventId, type Cat
 import { RotationFixture, samplePlan } from '@caracal-rotation/projection/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCHEDULER_ACTOR, humanDuration, policyGuardKey, schedulePolicyRotations } from './policy-scheduler.js';
-import { createTestEnvironment, sleep, startTestRecorder, waitForRotation, type RunningRecorder, type TestEnvironment } from './test-helpers.js';
+import { createTestEnvironment, sleep, startTestRecorder, waitForRotation, type RunningRecorder, type TestEnvironment } from '../testing/helpers.js';
 
 // Real Redis and Postgres (shared vitest global setup), never mocked. The
 // catalog gives a few materials a max age of 200 ms, so their material is

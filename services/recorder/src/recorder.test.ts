@@ -3,7 +3,7 @@ import { rotationChecks, rotationEvents, rotationDrains } from '@caracal-rotatio
 import { RotationFixture } from '@caracal-rotation/projection/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectionReadiness } from './readiness.js';
-import { createTestEnvironment, sleep, startTestRecorder, waitForRotation, type RunningRecorder, type TestEnvironment } from './test-helpers.js';
+import { createTestEnvironment, sleep, startTestRecorder, waitForRotation, type RunningRecorder, type TestEnvironment } from '../testing/helpers.js';
 
 // Real Redis and Postgres (from the shared vitest global setup), never mocked.
 let env: TestEnvironment;

@@ -6,7 +6,7 @@ import { escapeHtml, html } from './status/html.js';
 import { formatSeconds } from './status/render.js';
 import { statusRoutes } from './status/routes.js';
 import { capPerMaterial, type MaterialView, type StatusSnapshot } from './status/snapshot.js';
-import { createTestEnvironment, startTestRecorder, waitForRotation, type RunningRecorder, type TestEnvironment } from './test-helpers.js';
+import { createTestEnvironment, startTestRecorder, waitForRotation, type RunningRecorder, type TestEnvironment } from '../testing/helpers.js';
 
 // Real Redis and Postgres; the page is read over the recorder's real HTTP server.
 let env: TestEnvironment;

@@ -1,0 +1,2 @@
+export { freePort, freePorts } from './free-port.js';
+export { ServiceProcess, SERVICE_NAMES, serviceEntry, type ServiceName } from './service-process.js';

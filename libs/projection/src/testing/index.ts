@@ -1,1 +1,0 @@
-export { RotationFixture, asRotationEvent, samplePlan, type FixtureEvent, type RotationFixtureOptions } from './rotation-fixture.js';
