@@ -5,6 +5,7 @@ import {
   Keyring,
   compareStreamIds,
   Publisher,
+  Signers,
   StaticKeyringSource,
   StreamConsumer,
   createRedisClient,
@@ -144,7 +145,7 @@ describe('on a 3-master cluster', () => {
       redis,
       group: 'g',
       consumer: 'c1',
-      keyring: source,
+      signers: new Signers({ bus: source }),
       publisher,
       blockMs: 200,
       claimIdleMs: 2000,
@@ -153,14 +154,15 @@ describe('on a 3-master cluster', () => {
         subscribe({
           stream: s.completed,
           event: 'completed',
+          signers: ['bus'],
           // Emits onto two more streams (other slots) from one handler.
           handle: async (event) => {
             seen.push(event);
             return [rejected(s, event.rotationId), failed(s, event.rotationId)];
           },
         }),
-        subscribe({ stream: s.rejected, event: 'rejected', handle: async (event) => void seen.push(event) }),
-        subscribe({ stream: s.failed, event: 'failed', handle: async (event) => void seen.push(event) }),
+        subscribe({ stream: s.rejected, event: 'rejected', signers: ['bus'], handle: async (event) => void seen.push(event) }),
+        subscribe({ stream: s.failed, event: 'failed', signers: ['bus'], handle: async (event) => void seen.push(event) }),
       ],
     });
     await consumer.start();

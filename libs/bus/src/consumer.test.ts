@@ -6,7 +6,9 @@ import {
   Keyring,
   PermanentHandlerError,
   Publisher,
+  Signers,
   StaticKeyringSource,
+  TransientError,
   StreamConsumer,
   createRedis,
   subscribe,
@@ -99,12 +101,13 @@ async function startConsumer(s: RotationStreams, handle: Handler, overrides: Par
     redis,
     group: GROUP,
     consumer: 'c1',
-    keyring: source,
+    signers: new Signers({ bus: source }),
     publisher,
     subscriptions: [
       subscribe({
         stream: s.completed,
         event: 'completed',
+        signers: ['bus'],
         handle: async (event) => {
           calls.push(event);
           return handle(event);
@@ -527,5 +530,135 @@ describe('StreamConsumer on real Redis', () => {
     const t0 = Date.now();
     await run.consumer.stop();
     expect(Date.now() - t0).toBeLessThan(2_000);
+  });
+});
+
+describe('admission: who may sign, how big, how old', () => {
+  const OPERATOR_HEX = 'a1'.repeat(32);
+  const operatorSource = new StaticKeyringSource(Keyring.fromHex(OPERATOR_HEX));
+
+  it('dead-letters an entry signed by a known key of a kind the stream does not accept, as unauthorized_signer, without running the handler', async () => {
+    const s = freshStreams();
+    // The operator's key is known to this consumer as a Caracal key: valid signature, wrong kind.
+    const run = await startConsumer(s, async () => undefined, { signers: new Signers({ bus: source, caracal: operatorSource }) });
+    const forged = new Publisher(redis, operatorSource, 'gateway/compromised');
+    await forged.publish(completedEvent(s));
+    await vi.waitFor(async () => expect(await deadLetters(s.completed)).toHaveLength(1), WAIT);
+    expect((await deadLetters(s.completed))[0]).toMatchObject({ error: 'unauthorized_signer', group: GROUP });
+    expect(run.calls).toHaveLength(0);
+    expect(await pendingCount(s.completed)).toBe(0);
+  });
+
+  it('refuses a data field over the cap as too_large and an entry older than the horizon as stale, before parsing', async () => {
+    const s = freshStreams();
+    // The old entry goes first: stream ids only grow.
+    const old = publisher.envelope(completedEvent(s));
+    await raw.xadd(s.completed, `${Date.now() - 8 * 24 * 3600 * 1000}-0`, ...Object.entries(old).flat());
+    const run = await startConsumer(s, async () => undefined);
+    const big = publisher.envelope({ ...completedEvent(s), data: { ...completedData(), padding: 'x'.repeat(70 * 1024) } });
+    await xadd(s.completed, big);
+    await vi.waitFor(async () => expect((await deadLetters(s.completed)).map((d) => d.error).sort()).toEqual(['stale', 'too_large']), WAIT);
+    expect(run.calls).toHaveLength(0);
+  });
+
+  it('refuses as stale an old signed event added again under a new stream id', async () => {
+    const s = freshStreams();
+    const run = await startConsumer(s, async () => undefined);
+    const replayed = publisher.envelope(completedEvent(s), new Date(Date.now() - 8 * 24 * 3600 * 1000).toISOString());
+    await xadd(s.completed, replayed);
+    await vi.waitFor(async () => expect((await deadLetters(s.completed)).map((d) => d.error)).toEqual(['stale']), WAIT);
+    expect(run.calls).toHaveLength(0);
+  });
+
+  it('retries a transient fault past the delivery limit, for as long as retryForMs allows', async () => {
+    const s = freshStreams();
+    let failures = 0;
+    const run = await startConsumer(
+      s,
+      async () => {
+        if (failures++ < 6) throw new TransientError('connect ECONNREFUSED 127.0.0.1:5432');
+        return undefined;
+      },
+      { maxDeliveries: 2, retryDelayMs: 20, maxRetryDelayMs: 40, retryForMs: 60_000 },
+    );
+    await publisher.publish(completedEvent(s));
+    await vi.waitFor(() => expect(run.outcomes.some((o) => o.outcome === 'ok')).toBe(true), WAIT);
+    expect(run.calls).toHaveLength(7);
+    expect(await deadLetters(s.completed)).toEqual([]);
+  });
+
+  it('gives up on a transient fault after retryForMs, as transient_exhausted', async () => {
+    const s = freshStreams();
+    const run = await startConsumer(
+      s,
+      async () => {
+        throw new TransientError('the STS answered 503');
+      },
+      { retryDelayMs: 20, maxRetryDelayMs: 40, retryForMs: 300 },
+    );
+    await publisher.publish(completedEvent(s));
+    await vi.waitFor(async () => expect((await deadLetters(s.completed)).map((d) => d.error)).toEqual(['transient_exhausted']), WAIT);
+    expect(run.calls.length).toBeGreaterThan(2);
+  });
+
+  it('tells onDeadLetter about authentic entries only, and publishes what it returns', async () => {
+    const s = freshStreams();
+    const notices: { reason: string; authentic: boolean }[] = [];
+    await startConsumer(
+      s,
+      async () => {
+        throw new PermanentHandlerError('refused', 'the writer refused');
+      },
+      {
+        onDeadLetter: (n) => {
+          notices.push({ reason: n.reason, authentic: n.authentic });
+          return [rejectedEvent(s, n.fields.rotation_id!)];
+        },
+      },
+    );
+    const rotationId = newRotationId();
+    await publisher.publish(completedEvent(s, rotationId));
+    const tampered = { ...publisher.envelope(completedEvent(s)), producer: 'someone-else' };
+    await xadd(s.completed, tampered);
+    await vi.waitFor(async () => expect(await deadLetters(s.completed)).toHaveLength(2), WAIT);
+    expect(notices).toEqual([{ reason: 'refused', authentic: true }]);
+    const out = await entries(s.rejected);
+    expect(out.map((e) => e.fields.rotation_id)).toEqual([rotationId]);
+  });
+});
+
+describe('batch mode', () => {
+  it('hands every admitted entry of a read to one call, acks them together, and falls back to one by one when a batch fails', async () => {
+    const s = freshStreams();
+    const batches: number[] = [];
+    let handled = 0;
+    let failNext = false;
+    const singles: string[] = [];
+    const handleBatch = async (events: readonly RotationEvent<unknown>[]) => {
+      if (events.length === 1) singles.push(events[0]!.eventId);
+      batches.push(events.length);
+      if (failNext && events.length > 1) {
+        failNext = false;
+        throw new Error('the database went away');
+      }
+      handled += events.length;
+      return undefined;
+    };
+    for (let i = 0; i < 20; i++) await publisher.publish(completedEvent(s));
+    const run = await startConsumer(s, async (e) => handleBatch([e]), { handleBatch, batchSize: 64 });
+    await vi.waitFor(async () => expect(handled).toBe(20), WAIT);
+    await vi.waitFor(async () => expect(await pendingCount(s.completed)).toBe(0), WAIT);
+    expect(Math.max(...batches)).toBeGreaterThan(1);
+    await run.consumer.stop();
+
+    failNext = true;
+    singles.length = 0;
+    for (let i = 0; i < 5; i++) await publisher.publish(completedEvent(s));
+    const again = await startConsumer(s, async (e) => handleBatch([e]), { handleBatch, batchSize: 64 });
+    await vi.waitFor(async () => expect(handled).toBe(25), WAIT);
+    await vi.waitFor(async () => expect(await pendingCount(s.completed)).toBe(0), WAIT);
+    expect(singles.length).toBeGreaterThanOrEqual(5);
+    expect(await deadLetters(s.completed)).toEqual([]);
+    await again.consumer.stop();
   });
 });

@@ -39,7 +39,7 @@ async function groupInfo(redis: RedisClient, stream: string): Promise<Record<str
   }
 }
 
-/** The stream's last entry id right now: the drain mark (DESIGN §5). */
+/** The stream's last entry id right now: the drain mark. */
 export async function streamMark(redis: RedisClient, stream: string): Promise<string> {
   try {
     const info = pairsToObject((await redis.xinfo('STREAM', stream)) as unknown[]);
@@ -120,4 +120,49 @@ async function pendingUpTo(redis: RedisClient, t: DrainTarget, summary: PendingS
   if (summary.count === 0 || summary.minId === null || compareIds(summary.minId, mark) > 0) return 0;
   if (summary.maxId !== null && compareIds(summary.maxId, mark) <= 0) return summary.count;
   return ((await redis.xpending(t.stream, t.group, '-', mark, 100_000)) as unknown[]).length;
+}
+
+/**
+ * The smallest idle time of a group's consumers (since each last tried to
+ * read), or null when the group has none. A live consumer blocked on
+ * XREADGROUP stays near zero; a replaced pod's consumer only grows.
+ */
+export async function smallestConsumerIdle(redis: RedisClient, stream: string, group: string): Promise<number | null> {
+  const consumers = ((await redis.xinfo('CONSUMERS', stream, group)) as unknown[][]).map(pairsToObject);
+  if (consumers.length === 0) return null;
+  return Math.min(...consumers.map((c) => Number(c.idle ?? 0)));
+}
+
+export interface GateReport extends DrainReport {
+  /** Not drained, and every consumer idle longer than the limit (or none left): it no longer holds anything up. */
+  abandoned: boolean;
+  idleMs: number | null;
+}
+
+/**
+ * The drain gate over marked pairs: drained, or abandoned when all of a
+ * waiting group's consumers have been idle longer than `abandonAfterMs` (a
+ * gateway replica's per-host group after its pod was replaced). Each pair's
+ * liveness is read once however many marks share it.
+ */
+export async function inspectGate(redis: RedisClient, targets: readonly (DrainTarget & { mark: string })[], abandonAfterMs: number): Promise<GateReport[]> {
+  const reports = await inspectDrain(redis, targets);
+  const liveness = new Map<string, { idleMs: number | null; abandoned: boolean }>();
+  const key = (t: DrainTarget) => `${t.stream}\u0000${t.group}`;
+  const waiting = [...new Map(reports.filter((r) => !r.drained).map((r) => [key(r), r])).values()];
+  await Promise.all(
+    waiting.map(async (t) => {
+      try {
+        const idleMs = await smallestConsumerIdle(redis, t.stream, t.group);
+        liveness.set(key(t), { idleMs, abandoned: idleMs === null || idleMs > abandonAfterMs });
+      } catch {
+        // The group vanished between the two reads: the next look sees it drained.
+        liveness.set(key(t), { idleMs: null, abandoned: false });
+      }
+    }),
+  );
+  return reports.map((r) => {
+    const live = liveness.get(key(r));
+    return { ...r, drained: r.drained === true, abandoned: r.drained !== true && live?.abandoned === true, idleMs: live?.idleMs ?? null };
+  });
 }

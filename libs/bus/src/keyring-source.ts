@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { Keyring } from './keyring.js';
 
 /**
- * Where a service gets its bus keyring. STREAMS_HMAC_KEY rotates the bus our
- * own events travel on, so the keyring is re-read from the secrets directory
- * when the files change, without a restart.
+ * Where a service gets a keyring. The bus key rotates the bus our own events
+ * travel on, so keyrings are re-read when their files change, without a
+ * restart.
  */
 export interface KeyringSource {
   current(): Keyring;
@@ -32,7 +32,8 @@ export class StaticKeyringSource implements KeyringSource {
 export interface FileKeyringOptions {
   dir: string;
   file?: string;
-  previousFile?: string;
+  /** The previous key's file (default `<file>Previous`); null when the key has no previous (Caracal's single-value keys). */
+  previousFile?: string | null;
   pollMs?: number;
   onChange?: (keyring: Keyring) => void;
   onError?: (err: Error) => void;
@@ -57,7 +58,7 @@ async function signature(path: string): Promise<string> {
 }
 
 /**
- * Reads `streamsHmacKey` (+ `streamsHmacKeyPrevious`) and polls their inode
+ * Reads a key file (+ its `Previous` file) and polls their inode
  * and mtime. Polling rather than fs.watch: mounted Kubernetes secrets change by
  * symlink swap, which watchers miss.
  */
@@ -66,11 +67,11 @@ export class FileKeyringSource implements KeyringSource {
   private stamp = '';
   private timer: NodeJS.Timeout | undefined;
   private readonly currentPath: string;
-  private readonly previousPath: string;
+  private readonly previousPath: string | undefined;
 
   private constructor(private readonly opts: FileKeyringOptions) {
     this.currentPath = join(opts.dir, opts.file ?? 'streamsHmacKey');
-    this.previousPath = join(opts.dir, opts.previousFile ?? `${opts.file ?? 'streamsHmacKey'}Previous`);
+    this.previousPath = opts.previousFile === null ? undefined : join(opts.dir, opts.previousFile ?? `${opts.file ?? 'streamsHmacKey'}Previous`);
   }
 
   static async open(opts: FileKeyringOptions): Promise<FileKeyringSource> {
@@ -91,7 +92,7 @@ export class FileKeyringSource implements KeyringSource {
   }
 
   private async stampNow(): Promise<string> {
-    return `${await signature(this.currentPath)}|${await signature(this.previousPath)}`;
+    return `${await signature(this.currentPath)}|${this.previousPath ? await signature(this.previousPath) : ''}`;
   }
 
   private async refreshIfChanged(): Promise<void> {
@@ -101,9 +102,10 @@ export class FileKeyringSource implements KeyringSource {
   async refresh(): Promise<Keyring> {
     const stamp = await this.stampNow();
     const current = await readOptional(this.currentPath);
-    if (!current) throw new Error(`bus key file ${this.currentPath} is missing or empty`);
-    const previous = await readOptional(this.previousPath);
-    const next = Keyring.fromHex(current, previous || undefined);
+    if (!current) throw new Error(`key file ${this.currentPath} is missing or empty`);
+    const previous = this.previousPath ? await readOptional(this.previousPath) : undefined;
+    // A previous equal to the current one (a resting copy) verifies nothing more.
+    const next = Keyring.fromHex(current, previous && previous !== current ? previous : undefined);
     const changed = !this.keyring || next.kids.join() !== this.keyring.kids.join();
     this.keyring = next;
     this.stamp = stamp;

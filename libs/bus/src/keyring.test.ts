@@ -9,6 +9,7 @@ import {
   FileKeyringSource,
   Keyring,
   Publisher,
+  Signers,
   StaticKeyringSource,
   StreamConsumer,
   createRedis,
@@ -76,12 +77,13 @@ async function startConsumer(s: RotationStreams, keyring: KeyringSource, overrid
     redis,
     group: GROUP,
     consumer: 'c1',
-    keyring,
+    signers: new Signers({ bus: keyring }),
     publisher: new Publisher(redis, keyring, 'bus-test/consumer'),
     subscriptions: [
       subscribe({
         stream: s.completed,
         event: 'completed',
+        signers: ['bus'],
         handle: async (event) => {
           calls.push(event);
         },

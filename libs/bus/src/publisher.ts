@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { ChainableCommander } from 'ioredis';
 import { eventType, nowRfc3339, type EventName } from '@caracal-rotation/contracts';
 import type { KeyringSource } from './keyring-source.js';
 import { isCluster, keySlot, type RedisClient } from './redis.js';
@@ -14,8 +15,9 @@ export interface OutgoingEvent {
 
 export const defaultProducer = (service: string): string => `${service}/${hostname()}`;
 
-/** Builds the signed envelope of DESIGN §3 and appends it to its stream. */
+/** Builds the signed envelope (docs/architecture.md §3) and appends it to its stream. */
 export class Publisher {
+  /** `keyring`: the bus keyring for internal events; Caracal's STREAMS keyring for the `completed` announcement. */
   constructor(
     private readonly redis: RedisClient,
     private readonly keyring: KeyringSource,
@@ -62,9 +64,14 @@ export class Publisher {
     return ids;
   }
 
+  /** Adds the XADDs of `events` to a pipeline the caller executes (with its own commands after them). */
+  appendTo(pipeline: ChainableCommander, events: readonly OutgoingEvent[]): void {
+    for (const event of events) pipeline.xadd(event.stream, '*', ...Object.entries(this.envelope(event)).flat());
+  }
+
   private async pipelined(events: readonly OutgoingEvent[]): Promise<string[]> {
     const pipeline = this.redis.pipeline();
-    for (const event of events) pipeline.xadd(event.stream, '*', ...Object.entries(this.envelope(event)).flat());
+    this.appendTo(pipeline, events);
     const results = (await pipeline.exec()) ?? [];
     return results.map(([err, id], i) => {
       if (err) throw new Error(`XADD to ${events[i]!.stream} failed: ${err.message}`);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 
 /** A connection to a standalone Redis or to a Redis Cluster: what every component that is handed a connection takes. */
@@ -163,3 +164,22 @@ export function groupKeysForCommand(redis: RedisClient, keys: readonly string[])
 }
 
 export type { Redis, Cluster };
+
+/**
+ * Keeps a standalone connection's credentials in step with a URL file (a
+ * rotated Redis password): the file is re-read before every reconnect, so a
+ * connection that drops after the old password was retired comes back with
+ * the new one. Connections opened earlier stay authenticated meanwhile.
+ */
+export function followCredentialFile(redis: RedisClient, file: string, onError?: (err: Error) => void): void {
+  if (isCluster(redis)) return;
+  redis.on('reconnecting', () => {
+    try {
+      const url = new URL(readFileSync(file, 'utf8').trim());
+      redis.options.username = url.username ? decodeURIComponent(url.username) : undefined;
+      redis.options.password = url.password ? decodeURIComponent(url.password) : undefined;
+    } catch (err) {
+      onError?.(new Error(`cannot re-read the Redis URL file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`));
+    }
+  });
+}

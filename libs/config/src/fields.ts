@@ -1,3 +1,4 @@
+import { formatDuration } from '@caracal-rotation/contracts';
 import { z } from 'zod';
 import { parseDurationMs } from './duration.js';
 
@@ -39,6 +40,11 @@ export function databaseUrl(defaultUrl: string = DEFAULT_DATABASE_URL) {
   );
 }
 
+/** An optional Postgres URL: unset means the feature that reads it is off. */
+export function optionalDatabaseUrl() {
+  return parsedString(urlWithProtocol(['postgres:', 'postgresql:']), 'must be a postgres:// or postgresql:// URL').optional();
+}
+
 function parseIntInRange(min: number, max: number) {
   return (raw: string): number | undefined => {
     if (!/^\d+$/.test(raw)) return undefined;
@@ -64,10 +70,11 @@ export function positiveInt(defaultValue: number) {
 export function durationMs(defaultValue: number | string) {
   const fallback = typeof defaultValue === 'number' ? defaultValue : parseDurationMs(defaultValue);
   if (fallback === undefined) throw new TypeError(`durationMs: invalid default duration "${defaultValue}"`);
-  return parsedString(parseDurationMs, 'must be a duration such as 250ms, 30s, 5m, 1h or an integer of milliseconds').default(
-    fallback,
-  );
+  return parsedString(parseDurationMs, 'must be a duration such as 250ms, 30s, 5m, 1h or an integer of milliseconds')
+    .default(fallback)
+    .meta({ defaultText: formatDuration(fallback) });
 }
+
 
 const BOOLEANS: Record<string, boolean> = { true: true, false: false, '1': true, '0': false };
 

@@ -8,10 +8,12 @@ export {
   bool,
   csv,
   databaseUrl,
+  optionalDatabaseUrl,
   durationMs,
   hostPortList,
   port,
   positiveInt,
   redisUrl,
 } from './fields.js';
-export { LOG_LEVELS, commonServiceSchema, type CommonServiceConfig, type LogLevel } from './common.js';
+export { describeConfig, type VariableDoc } from './describe.js';
+export { LOG_LEVELS, caracalDirFields, commonServiceSchema, type CommonServiceConfig, type LogLevel } from './common.js';

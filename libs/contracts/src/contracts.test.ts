@@ -26,20 +26,21 @@ describe('materials', () => {
 });
 
 describe('default catalog', () => {
-  it('has exactly one entry for each of the nine materials', () => {
+  it('has exactly one entry for each of the ten materials', () => {
     expect(DEFAULT_CATALOG.materials.map((m) => m.material).sort()).toEqual([...MATERIALS].sort());
   });
 
-  it('derives the zone signing key window from JWKS max-age, stale window and mandate TTL', () => {
+  it('derives the zone signing key window from JWKS max-age, the verifier caches and the mandate TTL', () => {
     const zsk = catalogEntry(DEFAULT_CATALOG, 'ZONE_SIGNING_KEY');
-    expect(zsk && safetyWindowOf(zsk)).toBe((300 + 600 + 3600) * 1000);
+    expect(zsk && safetyWindowOf(zsk)).toBe((300 + 900 + 300 + 3600) * 1000);
   });
 
-  it('rolls tokens together and HMAC keys one holder after another', () => {
-    const admin = catalogEntry(DEFAULT_CATALOG, 'CARACAL_ADMIN_TOKEN');
-    expect(new Set(admin?.holders.map((h) => h.roll_group))).toEqual(new Set([0]));
-    const audit = catalogEntry(DEFAULT_CATALOG, 'AUDIT_HMAC_KEY');
-    expect(audit?.holders.map((h) => h.roll_group)).toEqual([0, 1, 2, 3, 4]);
+  it('gives dual overlap only where a holder reads a previous value: the KEK and the bus key', () => {
+    const dual = DEFAULT_CATALOG.materials.filter((m) => m.overlap === 'dual').map((m) => m.material);
+    expect(dual.sort()).toEqual(['ROTATION_BUS_KEY', 'ZONE_KEK']);
+    for (const m of DEFAULT_CATALOG.materials.filter((e) => e.overlap === 'none')) expect(new Set(m.holders.map((h) => h.roll_group)).size, m.material).toBeLessThanOrEqual(1);
+    expect(catalogEntry(DEFAULT_CATALOG, 'CARACAL_ADMIN_TOKEN')?.rollback).toBe('forward');
+    expect(catalogEntry(DEFAULT_CATALOG, 'ZONE_SIGNING_KEY')?.rollback).toBe('none');
   });
 
   it('gives the sandbox catalog windows of seconds, including windows made of parts', () => {
@@ -56,7 +57,7 @@ describe('catalog files', () => {
   });
 
   it('lists every problem of a bad catalog with its path', () => {
-    const bad = { version: 1, materials: [{ ...DEFAULT_CATALOG.materials[0], overlap: 'triple', safety_window_ms: -1 }] };
+    const bad = { version: 2, materials: [{ ...DEFAULT_CATALOG.materials[0], overlap: 'triple', safety_window_ms: -1 }] };
     let error: unknown;
     try {
       parseCatalog(JSON.stringify(bad), 'ops.json');
@@ -75,15 +76,15 @@ describe('catalog files', () => {
 });
 
 describe('requested payload', () => {
-  const base = { material: 'AUDIT_HMAC_KEY', reason: 'quarterly', actor: 'alice@example.com' };
+  const base = { material: 'AUDIT_HMAC_KEY', reason: 'quarterly', ticket: 'OPS-1' };
   it('accepts a minimal request', () => {
     expect(requestedDataSchema.safeParse(base).success).toBe(true);
   });
   it.each([
     ['missing reason', { ...base, reason: undefined }],
-    ['empty actor', { ...base, actor: '' }],
+    ['an actor (the signing key says who asks)', { ...base, actor: 'alice' }],
     ['reason too long', { ...base, reason: 'x'.repeat(501) }],
-    ['control characters', { ...base, actor: 'a\nb' }],
+    ['control characters', { ...base, ticket: 'a\nb' }],
     ['unknown field', { ...base, sudo: true }],
     ['bad zone id', { ...base, zone_id: '../etc' }],
   ])('rejects %s', (_label, data) => {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 export const RFC3339_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-/** The flat string map every message carries (DESIGN §3, Envelope). */
+/** The flat string map every message carries (docs/architecture.md, the envelope). */
 export const envelopeSchema = z.object({
   event_id: z.uuid(),
   type: z.string().regex(/^[a-z]+\.[a-z_]+$/),

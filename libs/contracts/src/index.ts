@@ -10,3 +10,5 @@ export * from './catalog-file.js';
 export * from './default-catalog.js';
 export * from './json-schemas.js';
 export * from './holders.js';
+export * from './operators.js';
+export * from './durations.js';

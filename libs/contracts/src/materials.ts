@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Every class of secret material Caracal runs on (DESIGN §3). */
+/** Every class of secret material Caracal runs on, and the orchestrator's own bus key. */
 export const MATERIALS = [
   'ZONE_KEK',
   'ZONE_SIGNING_KEY',
@@ -11,6 +11,7 @@ export const MATERIALS = [
   'CARACAL_COORDINATOR_TOKEN',
   'POSTGRES_PASSWORD',
   'REDIS_PASSWORD',
+  'ROTATION_BUS_KEY',
 ] as const;
 
 export const materialSchema = z.enum(MATERIALS);

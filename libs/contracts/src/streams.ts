@@ -1,11 +1,25 @@
 /**
- * Stream names are literal Redis keys (DESIGN §3). The prefix is configurable
- * only so that test files can run side by side on one Redis; production uses
- * the default.
+ * Stream names are literal Redis keys (docs/architecture.md §3). The prefix is
+ * configurable only so that test files can run side by side on one Redis;
+ * production uses the default.
  */
 export const DEFAULT_STREAM_PREFIX = 'caracal.rotation';
 
-export const EVENT_NAMES = ['requested', 'queued', 'planned', 'rejected', 'written', 'rolled', 'verified', 'retiring', 'completed', 'failed'] as const;
+export const EVENT_NAMES = [
+  'requested',
+  'intent',
+  'queued',
+  'planned',
+  'rejected',
+  'rollback',
+  'abandoned',
+  'written',
+  'rolled',
+  'verified',
+  'retiring',
+  'failed',
+  'completed',
+] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 
 /** `type` field of the envelope: the stream's last two segments. */
@@ -21,10 +35,26 @@ export function rotationStreams(prefix: string = DEFAULT_STREAM_PREFIX): Rotatio
 
 export const deadLetterStream = (stream: string): string => `${stream}.dead`;
 
+/** Redis keys of the orchestrator's own state, all under one hash tag so Lua scripts stay single-slot on a cluster. */
+export const stateKeys = (prefix: string) => {
+  const tag = `{${prefix}}`;
+  return {
+    plan: (planId: string) => `${tag}:plan:${planId}`,
+    lock: `${tag}:lock`,
+    queue: `${tag}:queue`,
+    queued: (rotationId: string) => `${tag}:queued:${rotationId}`,
+    /** A request waiting in the queue (or being planned in chunks), kept apart from the queue's small items. */
+    request: (rotationId: string) => `${tag}:request:${rotationId}`,
+    handoff: (eventId: string) => `${tag}:handoff:${eventId}`,
+    batch: (batchId: string) => `${tag}:batch:${batchId}`,
+    keyringReport: (instance: string) => `${tag}:keyring:${instance}`,
+    keyringReports: `${tag}:keyring:*`,
+  };
+};
+
 /**
- * Caracal's own streams (infra/redis/provision-streams.sh). The namespace is
- * empty in production; tests give each sandbox fleet its own so that fleets
- * running side by side on one Redis never read each other's messages.
+ * Caracal's own streams (infra/redis/provision-streams.sh in Caracal). The
+ * namespace is empty in production; a test may give a fleet its own.
  */
 export function caracalStreams(namespace = '') {
   const n = (name: string) => `${namespace}${name}`;
@@ -35,6 +65,8 @@ export function caracalStreams(namespace = '') {
     keysInvalidate: n('caracal.keys.invalidate'),
     policyInvalidate: n('caracal.policy.invalidate'),
     agentsLifecycle: n('caracal.agents.lifecycle'),
+    invocationsLifecycle: n('caracal.invocations.lifecycle'),
+    delegationsInvalidate: n('caracal.delegations.invalidate'),
     /** Redis key prefix of the STS gateway-nonce burn list. */
     gatewayNoncePrefix: n('caracal:sts:gw-nonce:'),
   } as const;
@@ -42,7 +74,7 @@ export function caracalStreams(namespace = '') {
 export type CaracalStreams = ReturnType<typeof caracalStreams>;
 export const CARACAL_STREAMS = caracalStreams();
 
-/** Consumer group of each stage (DESIGN §2). */
+/** Consumer group of each stage. */
 export const STAGE_GROUPS = {
   planner: 'planner',
   secretWriter: 'secret-writer',
@@ -51,11 +83,6 @@ export const STAGE_GROUPS = {
   recorder: 'recorder',
 } as const;
 export type StageName = keyof typeof STAGE_GROUPS;
-
-/**
- * Where the secret-writer leaves the canary mandate it minted with a zone's
- * old signing key, for the verifier to present during the overlap and after
- * retirement. A mandate is a credential, so it travels in Redis, never in an
- * event.
- */
-export const zoneRotationStateKey = (prefix: string, rotationId: string): string => `{${prefix}}:zone-key:${rotationId}`;
+/** The five services' names, as they appear in `producer`, holders of ROTATION_BUS_KEY and metrics. */
+export const ORCHESTRATOR_SERVICES = ['planner', 'secret-writer', 'roller', 'verifier', 'recorder'] as const;
+export type OrchestratorService = (typeof ORCHESTRATOR_SERVICES)[number];

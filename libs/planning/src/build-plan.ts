@@ -1,68 +1,154 @@
-import { BASELINE_CHECKS, safetyWindowOf, type CatalogEntry, type CheckName, type DrainPair, type Plan } from '@caracal-rotation/contracts';
+import {
+  BASELINE_CHECKS,
+  CHECK_NEEDS,
+  ORCHESTRATOR_SERVICES,
+  safetyWindowOf,
+  type CatalogEntry,
+  type CheckName,
+  type DrainPair,
+  type HolderStep,
+  type HoldersConfig,
+  type Phase,
+  type PhaseSteps,
+  type Plan,
+} from '@caracal-rotation/contracts';
 import type { AcceptedRequest } from './validate-request.js';
 
 export interface PlanContext {
   requestedAt: string;
-  /** Prefix of this system's own streams; they join every STREAMS_HMAC_KEY drain set. */
+  /** The operator the request's key belongs to. */
+  actor: string;
+  /** Prefix of this system's own streams (`{rotation}` in the catalog's drain sets). */
   streamPrefix: string;
-  /** Namespace of Caracal's stream names (empty in production). */
-  caracalNamespace: string;
-  /** Entries pending in the drain set now (reported for overlap `none`). */
-  oldKeyPending?: number;
+  /** The deployment: which Caracal services exist and how each restarts. */
+  holders: HoldersConfig;
 }
 
-const withBaseline = (checks: readonly CheckName[]): CheckName[] => [...new Set<CheckName>([...BASELINE_CHECKS, ...checks])];
+type Skipped = Plan['skipped'][number];
 
-/** `caracal.*` patterns in the catalog follow the fleet's namespace. */
-export function drainSetOf(entry: CatalogEntry, ctx: Pick<PlanContext, 'streamPrefix' | 'caracalNamespace'>): DrainPair[] {
-  const pairs = entry.drain.map((p) => ({ stream: `${ctx.caracalNamespace}${p.stream}`, group: p.group }));
-  if (entry.material === 'STREAMS_HMAC_KEY') pairs.push({ stream: `${ctx.streamPrefix}.*`, group: '*' });
+export const fileNameFor = (template: string, role?: string): string => template.replace('{role}', role ?? '');
+
+/** `caracal.*` patterns follow the fleet's stream namespace; `{rotation}` is our own stream prefix. */
+export function drainSetOf(entry: CatalogEntry, ctx: Pick<PlanContext, 'streamPrefix' | 'holders'>): DrainPair[] {
+  const namespace = ctx.holders.caracal.namespace;
+  const pairs = entry.drain.map((p) => ({
+    stream: p.stream.startsWith('{rotation}') ? p.stream.replace('{rotation}', ctx.streamPrefix) : `${namespace}${p.stream}`,
+    group: p.group,
+  }));
   const seen = new Set<string>();
   return pairs.filter((p) => !seen.has(`${p.stream}|${p.group}`) && seen.add(`${p.stream}|${p.group}`));
 }
 
-export const fileNameFor = (template: string, role?: string): string => template.replace('{role}', role ?? '');
+const isOurs = (service: string): boolean => (ORCHESTRATOR_SERVICES as readonly string[]).includes(service);
 
-/** The plan of one rotation: a pure function of the catalog entry and the request. */
-export function buildPlan(request: AcceptedRequest, zoneId: string | undefined, ctx: PlanContext): Plan {
+/**
+ * The holders to restart, in roll groups, and what is left out: services the
+ * holders file does not list, or lists as re-reading the file by itself.
+ */
+function rollGroups(steps: HolderStep[], holders: HoldersConfig): { groups: string[][]; skipped: Skipped[] } {
+  const skipped: Skipped[] = [];
+  const byGroup = new Map<number, string[]>();
+  for (const { service, roll_group } of [...steps].sort((a, b) => a.roll_group - b.roll_group)) {
+    const holder = holders.services[service as keyof HoldersConfig['services']];
+    if (!isOurs(service)) {
+      if (!holder) {
+        skipped.push({ what: `restart ${service}`, why: 'the holders file does not list it' });
+        continue;
+      }
+      if (holder.restart.adapter === 'none') {
+        skipped.push({ what: `restart ${service}`, why: holder.restart.why });
+        continue;
+      }
+    }
+    byGroup.set(roll_group, [...(byGroup.get(roll_group) ?? []), service]);
+  }
+  return { groups: [...byGroup.values()], skipped };
+}
+
+/** The checks the deployment can run, and why the others are left out. */
+function runnableChecks(names: readonly CheckName[], holders: HoldersConfig): { checks: CheckName[]; skipped: Skipped[] } {
+  const checks: CheckName[] = [];
+  const skipped: Skipped[] = [];
+  for (const name of new Set(names)) {
+    const missing = CHECK_NEEDS[name].find((need) => ('service' in need ? !holders.services[need.service] : !holders[need.section]));
+    if (!missing) checks.push(name);
+    else skipped.push({ what: `check ${name}`, why: 'service' in missing ? `needs the ${missing.service} service, which the holders file does not list` : `needs the ${missing.section} section of the holders file` });
+  }
+  return { checks, skipped };
+}
+
+/** The plan of one rotation (or of a batch of zone rotations): a pure function of the catalog entry, the deployment and the request. */
+export function buildPlan(request: AcceptedRequest, ctx: PlanContext): Plan {
   const { entry, data } = request;
   const emergency = data.emergency === true;
-  const staged = entry.overlap === 'dual' && (entry.writer === 'file' || entry.writer === 'redis-acl');
-  const holders = request.role && entry.holders_by_role ? (entry.holders_by_role[request.role] ?? []) : entry.holders;
-  const warnings: string[] = [];
-  if (entry.overlap === 'none' && holders.length > 0) {
-    warnings.push(
-      `${entry.material} has no overlap: every holder (${holders.map((h) => h.service).join(', ')}) restarts together, and entries signed with the old value that are in flight during the switch may be refused.`,
-    );
-  }
-  if (emergency) warnings.push('emergency: the material is presumed compromised; the safety window is zero and retirement follows a passing verification.');
-  const checks = {
-    stage: withBaseline([]),
-    deploy: withBaseline(entry.overlap === 'none' ? [...entry.checks.deploy, 'holder_dead_letters'] : entry.checks.deploy),
-    retire: withBaseline(entry.checks.retire),
-    rollback: withBaseline([]),
+  const holderSteps = request.role && entry.roles ? (entry.roles[request.role]?.holders ?? []) : entry.holders;
+  const roll = rollGroups(holderSteps, ctx.holders);
+  const skipped: Skipped[] = [...roll.skipped];
+
+  const checksFor = (names: readonly CheckName[]): CheckName[] => {
+    // The orchestrator's own bus key touches no Caracal service: no baseline.
+    const all = entry.material === 'ROTATION_BUS_KEY' ? [...names] : [...BASELINE_CHECKS, ...names];
+    const runnable = runnableChecks(roll.groups.length > 0 ? ['holders_restarted', ...all] : all, ctx.holders);
+    for (const s of runnable.skipped) if (!skipped.some((k) => k.what === s.what)) skipped.push(s);
+    return runnable.checks;
+  };
+  const phase = (name: Phase, write: boolean, restarts: boolean, checks: readonly CheckName[]): PhaseSteps => ({
+    phase: name,
+    write,
+    roll: restarts ? roll.groups : [],
+    checks: checksFor(checks),
+  });
+
+  const dual = entry.overlap === 'dual';
+  const phases: PhaseSteps[] = [
+    ...(dual ? [phase('stage', true, true, [])] : []),
+    phase('deploy', true, true, entry.checks.deploy),
+    // Dual overlap removes the previous value and restarts; otherwise retirement changes
+    // what only the server holds (the Redis password) or nothing at all.
+    phase('retire', dual || entry.writer === 'redis-password', dual, entry.checks.retire),
+  ];
+  const rollback: Plan['rollback'] = {
+    mode: entry.rollback,
+    why: entry.rollback_why,
+    steps: phase('rollback', entry.rollback !== 'none', entry.rollback !== 'none', entry.checks.deploy),
   };
 
+  const warnings = [...entry.warnings];
+  if (entry.overlap === 'none' && roll.groups.length > 0) {
+    warnings.push(`${entry.material} has one value at a time: ${roll.groups.flat().join(', ')} restart together.`);
+  }
+  if (emergency) warnings.push('emergency: the material is presumed compromised; the safety window is zero and retirement follows a passing verification.');
+  const single = request.zones !== 'all' && request.zones.length === 1 && !request.batch;
+
   return {
+    version: 2,
     material: entry.material,
-    zone_id: zoneId,
+    zone_id: single ? (request.zones as string[])[0] : undefined,
+    batch: request.batch ? { zones: request.zones === 'all' ? 'all' : request.zones.length } : undefined,
     role: request.role,
     format: entry.format,
     overlap: entry.overlap,
     writer: entry.writer,
+    store: entry.store,
     secret: entry.file
-      ? { env: entry.env, file: fileNameFor(entry.file, request.role), previous_file: `${fileNameFor(entry.file, request.role)}Previous` }
+      ? {
+          env: entry.env,
+          file: fileNameFor(entry.file, request.role),
+          previous_file: dual ? `${fileNameFor(entry.file, request.role)}Previous` : null,
+          previous_at_rest: entry.previous_at_rest,
+        }
       : null,
     derived: entry.derived.map((d) => fileNameFor(d, request.role)),
-    phases: staged ? ['stage', 'deploy', 'retire'] : ['deploy', 'retire'],
-    holders: [...holders].sort((a, b) => a.roll_group - b.roll_group),
-    checks,
+    phases,
+    rollback,
     safety_window_ms: emergency ? 0 : safetyWindowOf(entry),
+    window_parts: emergency ? undefined : entry.window_parts,
     drain: drainSetOf(entry, ctx),
+    drain_before_switch: entry.drain_before_switch,
     emergency,
     dry_run: data.dry_run === true,
     warnings,
-    old_key_pending: entry.overlap === 'none' ? ctx.oldKeyPending : undefined,
-    requested: { actor: data.actor, reason: data.reason, ticket: data.ticket, requested_at: ctx.requestedAt },
+    skipped,
+    requested: { actor: ctx.actor, reason: data.reason, ticket: data.ticket, requested_at: ctx.requestedAt },
   };
 }

@@ -13,8 +13,9 @@ export interface AcceptedRequest {
   material: Material;
   entry: CatalogEntry;
   data: RequestedData;
-  /** Zones named by the request (ZONE_SIGNING_KEY); a batch when `zone_ids` was used. */
-  zones: string[];
+  /** Zones named by the request (ZONE_SIGNING_KEY); `all` for `zone_id: "*"`. */
+  zones: string[] | 'all';
+  /** One rotation per zone, under the request's id as batch id. */
   batch: boolean;
   role?: string;
 }
@@ -31,40 +32,37 @@ const reject = (code: RejectionCode, message: string, raw: Record<string, unknow
 
 /**
  * Decides whether a signed, well-formed request can be planned, and if not,
- * which reason code the operator sees (DESIGN §3).
+ * which reason code the operator sees.
  */
 export function validateRequest(raw: Record<string, unknown>, catalog: Catalog): RequestVerdict {
-  if (typeof raw.material !== 'string' || raw.material.length === 0) {
-    return reject('invalid_request', 'material is required', raw);
-  }
+  if (typeof raw.material !== 'string' || raw.material.length === 0) return reject('invalid_request', 'material is required', raw);
   const material = normalizeMaterial(raw.material);
   if (!material) return reject('unknown_material', `unknown material ${JSON.stringify(raw.material.slice(0, 64))}`, raw);
 
   const parsed = requestedDataSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`);
+    const problems = parsed.error.issues.slice(0, 10).map((i) => `${i.path.join('.') || 'request'}: ${i.message}`);
     return reject('invalid_request', problems.join('; '), raw);
   }
   const data = parsed.data;
   const entry = catalogEntry(catalog, material);
   if (!entry) return reject('unknown_material', `${material} is not in the catalog`, raw);
 
-  const zones = data.zone_ids ?? (data.zone_id ? [data.zone_id] : []);
-  if (entry.needs === 'zone' && zones.length === 0) {
-    return reject('invalid_request', `${material} needs zone_id, zone_ids, or zone_id "*"`, raw);
-  }
-  if (entry.needs !== 'zone' && zones.length > 0) return reject('invalid_request', `${material} is not rotated per zone`, raw);
   if (data.zone_id && data.zone_ids) return reject('invalid_request', 'give zone_id or zone_ids, not both', raw);
-  if (new Set(zones).size !== zones.length) return reject('invalid_request', 'zone_ids has duplicates', raw);
+  const all = data.zone_id === '*';
+  const zones = all ? ('all' as const) : (data.zone_ids ?? (data.zone_id ? [data.zone_id] : []));
+  const named = zones === 'all' ? 1 : zones.length;
+  if (entry.needs === 'zone' && named === 0) return reject('invalid_request', `${material} needs zone_id, zone_ids, or zone_id "*"`, raw);
+  if (entry.needs !== 'zone' && named > 0) return reject('invalid_request', `${material} is not rotated per zone`, raw);
+  if (zones !== 'all' && zones.includes('*')) return reject('invalid_request', '"*" stands alone, as zone_id', raw);
+  if (zones !== 'all' && new Set(zones).size !== zones.length) return reject('invalid_request', 'zone_ids has duplicates', raw);
 
   if (entry.needs === 'role') {
-    if (!data.role) return reject('invalid_request', `${material} needs role (e.g. api)`, raw);
-    if (entry.holders_by_role && !entry.holders_by_role[data.role]) {
-      return reject('invalid_request', `no holders are known for role ${data.role}; known: ${Object.keys(entry.holders_by_role).join(', ')}`, raw);
-    }
+    if (!data.role) return reject('invalid_request', `${material} needs role (one of ${Object.keys(entry.roles ?? {}).join(', ')})`, raw);
+    if (!entry.roles?.[data.role]) return reject('invalid_request', `no Postgres role ${data.role} is known; known: ${Object.keys(entry.roles ?? {}).join(', ')}`, raw);
   } else if (data.role) {
     return reject('invalid_request', `${material} is not rotated per role`, raw);
   }
 
-  return { ok: true, request: { material, entry, data, zones, batch: Boolean(data.zone_ids) || data.zone_id === '*', role: data.role } };
+  return { ok: true, request: { material, entry, data, zones, batch: all || Boolean(data.zone_ids), role: data.role } };
 }

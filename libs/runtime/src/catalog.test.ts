@@ -16,21 +16,21 @@ describe('loadCatalog', () => {
     expect(await loadCatalog(undefined)).toBe(DEFAULT_CATALOG);
   });
   it('names the file and every problem of a bad override', async () => {
-    const path = await file('catalog.json', JSON.stringify({ version: 2, materials: [] }));
+    const path = await file('catalog.json', JSON.stringify({ version: 3, materials: [] }));
     await expect(loadCatalog(path)).rejects.toThrow(new RegExp(`catalog ${path} is invalid:[\\s\\S]*version`));
   });
 });
 
 describe('loadHoldersConfig', () => {
   it('reads a holders file with defaults filled in', async () => {
-    const path = await file('holders.json', JSON.stringify({ version: 1, holders: { api: { url: 'http://127.0.0.1:3000', restart: { adapter: 'exec', command: ['true'] } } } }));
+    const path = await file('holders.json', JSON.stringify({ version: 2, services: { api: { url: 'http://127.0.0.1:3000', restart: { adapter: 'docker', container: 'caracal-api-1' } } } }));
     const holders = await loadHoldersConfig(path);
-    expect(holders.holders.api).toMatchObject({ ready_timeout_ms: 30_000 });
-    expect(holders.caracal_namespace).toBe('');
+    expect(holders.services.api).toMatchObject({ ready_timeout_ms: 120_000, restart: { socket: '/var/run/docker.sock' } });
+    expect(holders.caracal.namespace).toBe('');
   });
   it('says which field is wrong', async () => {
-    const path = await file('holders.json', JSON.stringify({ version: 1, holders: { api: { url: 'not a url', restart: { adapter: 'ftp' } } } }));
-    await expect(loadHoldersConfig(path)).rejects.toThrow(/holders\.api\.url/);
+    const path = await file('holders.json', JSON.stringify({ version: 2, services: { api: { url: 'not a url', restart: { adapter: 'ftp' } } } }));
+    await expect(loadHoldersConfig(path)).rejects.toThrow(/services\.api\.url/);
   });
   it('says when the file is not JSON', async () => {
     const path = await file('holders.json', '{');
