@@ -33,7 +33,7 @@ async function connectToMaintenance(url: URL): Promise<pg.Client> {
 
 /**
  * Creates the database a DATABASE_URL names when it does not exist (the CLI
- * and services promise this, DESIGN §8). Replicas starting together may race;
+ * and services promise this). Replicas starting together may race;
  * the loser's "already exists" counts as success. Returns true when this call created it.
  */
 export async function createDatabaseIfMissing(databaseUrl: string): Promise<boolean> {

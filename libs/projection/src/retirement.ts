@@ -1,45 +1,89 @@
+import type { PlanRef } from '@caracal-rotation/contracts';
 import type pg from 'pg';
-import { RETIRING_PROGRESS } from './states.js';
+import { transaction } from './transaction.js';
 
-/** A rotation whose safety window has passed, locked for this transaction. */
+/** A rotation whose rollback window has ended and whose `retiring` is not (recently) published. */
 export interface DueRetirement {
   rotationId: string;
-  /** When the safety window ended. */
+  material: string;
+  zoneId: string | null;
+  role: string | null;
+  batchId: string | null;
+  planRef: PlanRef;
+  /** When the rollback window ended. */
   retireAfter: string;
-  /** What `retiring` carries forward: material, zone, role, batch, plan, new, previous. */
-  context: Record<string, unknown> | null;
-  /** Null until drain marks were taken. */
-  drainMarkedAt: string | null;
+  /** Whether the drain marks were taken (the deploy's restarts were projected). */
+  marked: boolean;
+}
+
+export interface DueOptions {
+  limit: number;
+  /** A `retiring` published this long ago and still not projected is published again (same event id). */
+  republishAfterMs: number;
 }
 
 /**
- * Locks up to `limit` rotations waiting for retirement whose window has
- * passed. SKIP LOCKED lets several recorder replicas share the work without
- * two of them handling one rotation. Must run inside a transaction.
+ * Rotations waiting for retirement whose window has passed, oldest first.
+ * Those without a stored plan are left out: the timer cannot build their
+ * drain gate, and no stage could act on their plan either.
  */
-export async function lockDueRetirements(client: pg.ClientBase, limit: number): Promise<DueRetirement[]> {
-  const { rows } = await client.query<{ rotation_id: string; retire_after: Date; context: Record<string, unknown> | null; drain_marked_at: Date | null }>(
-    `SELECT rotation_id, retire_after, context, drain_marked_at
-       FROM rotations
-      WHERE state = 'waiting_retirement' AND retire_after <= now()
-      ORDER BY retire_after
-      LIMIT $1
-      FOR UPDATE SKIP LOCKED`,
-    [limit],
+export async function dueRetirements(db: pg.ClientBase | pg.Pool, options: DueOptions): Promise<DueRetirement[]> {
+  const { rows } = await db.query<{
+    rotation_id: string;
+    material: string;
+    zone_id: string | null;
+    role: string | null;
+    batch_id: string | null;
+    plan_id: string;
+    hash: string;
+    retire_after: Date;
+    marked_at: Date | null;
+  }>(
+    `SELECT r.rotation_id, r.material, r.zone_id, r.role, r.batch_id, r.plan_id, p.hash, r.retire_after, t.marked_at
+       FROM rotations r
+       JOIN rotation_plans p ON p.plan_id = r.plan_id
+       LEFT JOIN rotation_retirements t ON t.rotation_id = r.rotation_id
+      WHERE r.state = 'waiting_retirement' AND r.retire_after <= now() AND r.material IS NOT NULL
+        AND (t.published_at IS NULL OR t.published_at <= now() - make_interval(secs => $2::double precision / 1000))
+      ORDER BY r.retire_after, r.rotation_id
+      LIMIT $1`,
+    [options.limit, options.republishAfterMs],
   );
   return rows.map((r) => ({
     rotationId: r.rotation_id,
+    material: r.material,
+    zoneId: r.zone_id,
+    role: r.role,
+    batchId: r.batch_id,
+    planRef: { id: r.plan_id, hash: r.hash },
     retireAfter: r.retire_after.toISOString(),
-    context: r.context,
-    drainMarkedAt: r.drain_marked_at?.toISOString() ?? null,
+    marked: r.marked_at !== null,
   }));
 }
 
-/** Moves a rotation to `retiring`, as projecting its `retiring` event would. */
-export async function markRetiring(client: pg.ClientBase, rotationId: string): Promise<void> {
-  await client.query(
-    `UPDATE rotations SET state = 'retiring', progress = $2, phase = 'retire', updated_at = now()
-      WHERE rotation_id = $1 AND progress < $2`,
-    [rotationId, RETIRING_PROGRESS],
+/** Notes that `retiring` was published for these rotations, so the next passes leave them alone. */
+export async function recordRetiringPublished(db: pg.ClientBase | pg.Pool, rotationIds: readonly string[]): Promise<void> {
+  if (rotationIds.length === 0) return;
+  await db.query(
+    `INSERT INTO rotation_retirements (rotation_id, published_at, publications)
+     SELECT id, now(), 1 FROM unnest($1::uuid[]) AS id
+     ON CONFLICT (rotation_id) DO UPDATE SET published_at = now(), publications = rotation_retirements.publications + 1`,
+    [rotationIds],
   );
+}
+
+/**
+ * Runs one retirement pass in a transaction that holds the timer's lock, or
+ * answers `skipped` when another replica's pass holds it: one replica
+ * inspects the drain set and publishes at a time, so replicas never publish
+ * one `retiring` twice in a way that matters.
+ */
+export async function withRetirementLock<T>(pool: pg.Pool, work: (client: pg.ClientBase) => Promise<T>): Promise<{ skipped: true } | { skipped: false; result: T }> {
+  return transaction(pool, async (client) => {
+    const { rows } = await client.query<{ locked: boolean }>(
+      `SELECT pg_try_advisory_xact_lock(hashtextextended('caracal-rotation/retirement/' || coalesce(current_schema(), ''), 0)) AS locked`,
+    );
+    if (!rows[0]!.locked) return { skipped: true as const };
+    return { skipped: false as const, result: await work(client) };
+  });
 }

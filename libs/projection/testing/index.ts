@@ -1,2 +1,3 @@
-export { RotationFixture, asRotationEvent, samplePlan, type FixtureEvent, type RotationFixtureOptions } from './rotation-fixture.js';
+export { RotationFixture, asRotationEvent, asProjected, planRefOf, type FixtureEvent, type RotationFixtureOptions } from './rotation-fixture.js';
+export { dualPlan, zonePlan, singleValuePlan } from './plans.js';
 export { useTestDatabase } from './database.js';

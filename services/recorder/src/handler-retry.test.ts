@@ -29,7 +29,7 @@ describe('a failing projection', () => {
     expect(rec.config.MAX_DELIVERIES).toBe(1_000);
     await rec.pool.query('ALTER TABLE rotation_events RENAME TO rotation_events_offline');
     const f = new RotationFixture();
-    const [entryId] = await env.publish([f.planned()]);
+    const [entryId] = await env.publish(f, [f.planned()]);
 
     await expect.poll(() => deliveriesOf(env.streams.planned, entryId!), { timeout: 10_000, interval: 50 }).toBeGreaterThanOrEqual(3);
     expect(await env.redis.xlen(deadLetterStream(env.streams.planned))).toBe(0);

@@ -1,10 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_CATALOG, catalogSchema, childRotationId, stageEventId, type Catalog, type Material } from '@caracal-rotation/contracts';
-import { RotationFixture, samplePlan } from '@caracal-rotation/projection/testing';
+import { DEFAULT_CATALOG, catalogSchema, childRotationId, stageEventId, type Catalog, type Material, type Plan } from '@caracal-rotation/contracts';
+import { rotationEvents } from '@caracal-rotation/projection';
+import { RotationFixture, singleValuePlan, zonePlan } from '@caracal-rotation/projection/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCHEDULER_ACTOR, humanDuration, policyGuardKey, schedulePolicyRotations } from './policy-scheduler.js';
+import { humanDuration, policyGuardKey, schedulePolicyRotations } from './policy-scheduler.js';
 import { createTestEnvironment, sleep, startTestRecorder, waitForRotation, type RunningRecorder, type TestEnvironment } from '../testing/helpers.js';
 
 // Real Redis and Postgres (shared vitest global setup), never mocked. The
@@ -19,7 +20,7 @@ const POLICIES: Partial<Record<Material, number>> = {
   ZONE_KEK: MAX_AGE_MS,
 };
 const catalog: Catalog = catalogSchema.parse({
-  version: 1,
+  version: 2,
   materials: DEFAULT_CATALOG.materials.map(({ max_age_ms: _drop, ...m }) => ({ ...m, ...(POLICIES[m.material] ? { max_age_ms: POLICIES[m.material] } : {}) })),
 });
 
@@ -45,7 +46,7 @@ interface Scheduled {
   producer: string;
   data: Record<string, unknown>;
 }
-/** The requests on the stream that the scheduler emitted. */
+/** The requests on the stream that the scheduler emitted (signed with the bus key by a recorder). */
 async function scheduled(): Promise<Scheduled[]> {
   const raw = (await env.redis.xrange(env.streams.requested, '-', '+')) as [string, string[]][];
   return raw
@@ -54,7 +55,7 @@ async function scheduled(): Promise<Scheduled[]> {
       for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
       return { entryId, eventId: f.event_id!, rotationId: f.rotation_id!, producer: f.producer!, data: JSON.parse(f.data!) as Record<string, unknown> };
     })
-    .filter((e) => e.data.actor === SCHEDULER_ACTOR);
+    .filter((e) => e.producer.startsWith('recorder/'));
 }
 
 /** A metric's value summed over the running replicas, for the series with these labels. */
@@ -69,10 +70,10 @@ async function sampleSum(name: string, labels: Record<string, string>): Promise<
   return total;
 }
 
-/** Publishes a rotation as the other stages would, through to `completed`, and waits until it is projected. */
-async function completedRotation(rec: RunningRecorder, plan: Parameters<typeof samplePlan>[0], rotationId?: string): Promise<RotationFixture> {
-  const f = new RotationFixture({ plan: samplePlan(plan), rotationId });
-  await env.publish([f.requested(), f.planned(), f.completed()]);
+/** Publishes a rotation as the other stages would, through to its passing retire verification, and waits until it is projected. */
+async function completedRotation(rec: RunningRecorder, plan: Partial<Plan>, rotationId?: string): Promise<RotationFixture> {
+  const f = new RotationFixture({ plan: plan.material === 'ZONE_SIGNING_KEY' ? zonePlan(plan) : singleValuePlan(plan), rotationId });
+  await env.publish(f, [f.requested(), f.planned(), f.written('deploy'), f.verified('retire')]);
   await waitForRotation(rec.pool, f.rotationId, (r) => r.state === 'completed');
   return f;
 }
@@ -115,12 +116,14 @@ describe('rotation policy scheduler', () => {
       rotationId: expectedId,
       eventId: stageEventId(expectedId, 'recorder', 'policy'),
       producer: 'recorder/rec-policy-a',
-      data: { material: 'AUDIT_HMAC_KEY', actor: 'scheduler', reason: `policy: AUDIT_HMAC_KEY older than ${MAX_AGE_MS} ms` },
+      data: { material: 'AUDIT_HMAC_KEY', reason: `policy: AUDIT_HMAC_KEY older than ${MAX_AGE_MS} ms` },
     });
     // The guard for this generation is in Redis, and the projection recorded the request.
     expect(await env.redis.get(policyGuardKey(env.streams, expectedId))).toBe(f.rotationId);
     const row = await waitForRotation(first.pool, expectedId, (r) => r.state === 'requested');
-    expect(row).toMatchObject({ material: 'AUDIT_HMAC_KEY', actor: 'scheduler', reason: `policy: AUDIT_HMAC_KEY older than ${MAX_AGE_MS} ms` });
+    // The planner names the actor (the schedule) when it plans; the request itself is signed with the bus key.
+    expect(row).toMatchObject({ material: 'AUDIT_HMAC_KEY', actor: null, reason: `policy: AUDIT_HMAC_KEY older than ${MAX_AGE_MS} ms` });
+    expect((await rotationEvents(first.pool, expectedId))[0]!.signer).toBe('bus');
     await expect
       .poll(async () => first.runtime.metrics.registry.getSingleMetricAsString('caracal_rotation_policy_requests_total'))
       .toMatch(/material="AUDIT_HMAC_KEY"[^\n]*\} 1/);
@@ -156,9 +159,9 @@ describe('rotation policy scheduler', () => {
     const fresh = (await scheduled()).slice(before);
     expect(fresh).toHaveLength(3);
     expect(fresh.map((s) => s.data).sort((a, b) => String(a.zone_id ?? a.role).localeCompare(String(b.zone_id ?? b.role)))).toEqual([
-      { material: 'POSTGRES_PASSWORD', role: 'api', actor: 'scheduler', reason: `policy: POSTGRES_PASSWORD older than ${MAX_AGE_MS} ms` },
-      { material: 'ZONE_SIGNING_KEY', zone_id: 'zone-1', actor: 'scheduler', reason: `policy: ZONE_SIGNING_KEY older than ${MAX_AGE_MS} ms` },
-      { material: 'ZONE_SIGNING_KEY', zone_id: 'zone-2', actor: 'scheduler', reason: `policy: ZONE_SIGNING_KEY older than ${MAX_AGE_MS} ms` },
+      { material: 'POSTGRES_PASSWORD', role: 'api', reason: `policy: POSTGRES_PASSWORD older than ${MAX_AGE_MS} ms` },
+      { material: 'ZONE_SIGNING_KEY', zone_id: 'zone-1', reason: `policy: ZONE_SIGNING_KEY older than ${MAX_AGE_MS} ms` },
+      { material: 'ZONE_SIGNING_KEY', zone_id: 'zone-2', reason: `policy: ZONE_SIGNING_KEY older than ${MAX_AGE_MS} ms` },
     ]);
     expect(new Set(fresh.map((s) => s.rotationId))).toEqual(
       new Set([
@@ -190,7 +193,7 @@ describe('rotation policy scheduler', () => {
     const deps = {
       pool: manual.pool,
       redis: env.redis,
-      publisher: env.publisher,
+      publisher: manual.runtime.publisher,
       streams: env.streams,
       catalog,
       logger: { info: () => undefined, warn: () => undefined, debug: () => undefined },
@@ -228,6 +231,6 @@ describe('rotation policy scheduler', () => {
     const failing = { publish: async () => Promise.reject(new Error('redis went away')) };
     await expect(schedulePolicyRotations({ ...base, publisher: failing })).rejects.toThrow('redis went away');
     expect(await env.redis.exists(policyGuardKey(env.streams, id))).toBe(0);
-    expect((await schedulePolicyRotations({ ...base, publisher: env.publisher })).map((p) => p.rotationId)).toEqual([id]);
+    expect((await schedulePolicyRotations({ ...base, publisher: manual.runtime.publisher })).map((p) => p.rotationId)).toEqual([id]);
   });
 });

@@ -1,17 +1,16 @@
 import type { Publisher, RedisClient } from '@caracal-rotation/bus';
 import { childRotationId, normalizeMaterial, stageEventId, type Catalog, type CatalogEntry, type RequestedData, type RotationStreams } from '@caracal-rotation/contracts';
+import { isTerminal } from '@caracal-rotation/lifecycle';
 import type { Logger } from '@caracal-rotation/observability';
-import { TERMINAL_STATES, materialStatus, type MaterialStatusRecord } from '@caracal-rotation/projection';
+import { existingRotations, inFlightSubjects, materialStatus, type MaterialStatusRecord } from '@caracal-rotation/projection';
 import type pg from 'pg';
 import { every, type Periodic } from './periodic.js';
 import type { RecorderMetrics } from './recorder-metrics.js';
 
-/** Who policy requests are from (`actor` of the `requested` event). */
-export const SCHEDULER_ACTOR = 'scheduler';
-
 export interface PolicyDeps {
   pool: pg.Pool;
   redis: RedisClient;
+  /** Signs with the bus key: the planner records such a request's actor as the schedule. */
   publisher: Pick<Publisher, 'publish'>;
   streams: RotationStreams;
   catalog: Catalog;
@@ -60,25 +59,6 @@ const subjectKey = (material: string, zone: string | null, role: string | null):
   `${normalizeMaterial(material) ?? material}|${zone === '*' ? '' : (zone ?? '')}|${role ?? ''}`;
 
 /**
- * What is in flight, per material/zone/role: not terminal, not a dry run, and
- * not the parent row of a batch already fanned out into zones. A rotation of
- * a zone- or role-scoped material that names no zone or role yet (a batch not
- * yet fanned out, `zone_id: "*"`) holds the whole material.
- */
-async function subjectsInFlight(pool: pg.Pool): Promise<Set<string>> {
-  const { rows } = await pool.query<{ material: string; zone_id: string | null; role: string | null }>(
-    `SELECT DISTINCT r.material, r.zone_id, r.role
-       FROM rotations r
-      WHERE r.material IS NOT NULL
-        AND NOT r.dry_run
-        AND r.state <> ALL ($1::text[])
-        AND NOT EXISTS (SELECT 1 FROM rotations child WHERE child.batch_id = r.rotation_id)`,
-    [TERMINAL_STATES],
-  );
-  return new Set(rows.map((r) => subjectKey(r.material, r.zone_id, r.role)));
-}
-
-/**
  * The requests the rotation policies call for now, from the projection alone:
  * for every material/zone/role of a catalog material with `max_age_ms` whose
  * current material (its latest completed rotation, in `rotation_status`) is
@@ -92,7 +72,9 @@ async function subjectsInFlight(pool: pg.Pool): Promise<Set<string>> {
 export async function duePolicyRequests(pool: pg.Pool, catalog: Catalog): Promise<PolicyRequest[]> {
   const policies = new Map(catalog.materials.filter((m) => m.max_age_ms !== undefined).map((m) => [m.material as string, m]));
   if (policies.size === 0) return [];
-  const [status, busy] = await Promise.all([materialStatus(pool), subjectsInFlight(pool)]);
+  const [status, subjects] = await Promise.all([materialStatus(pool), inFlightSubjects(pool)]);
+  // A rotation of a zone- or role-scoped material naming neither (a batch, `zone_id: "*"`) holds the whole material.
+  const busy = new Set(subjects.map((r) => subjectKey(r.material, r.zoneId, r.role)));
 
   const due: PolicyRequest[] = [];
   for (const row of status) {
@@ -100,7 +82,7 @@ export async function duePolicyRequests(pool: pg.Pool, catalog: Catalog): Promis
     if (!entry) continue;
     if (row.currentRotationId === null || row.materialAgeSeconds === null) continue; // never rotated by this system
     if (row.materialAgeSeconds * 1000 <= entry.max_age_ms!) continue;
-    if (!TERMINAL_STATES.includes(row.latestState)) continue; // this very subject is in flight
+    if (!isTerminal(row.latestState)) continue; // this very subject is in flight
     if (busy.has(subjectKey(entry.material, null, null)) || busy.has(subjectKey(entry.material, row.zoneId, row.role))) continue;
     const subject = subjectOf(entry, row);
     if (subject === undefined) continue;
@@ -112,7 +94,6 @@ export async function duePolicyRequests(pool: pg.Pool, catalog: Catalog): Promis
         material: entry.material,
         ...subject,
         reason: `policy: ${entry.material} older than ${humanDuration(entry.max_age_ms!)}`,
-        actor: SCHEDULER_ACTOR,
       },
     });
   }
@@ -121,10 +102,10 @@ export async function duePolicyRequests(pool: pg.Pool, catalog: Catalog): Promis
   // state: in flight, failed, rejected…) is never requested again: a failed
   // scheduled rotation waits for an operator (the failure alert and the
   // max-age alert fire), it is not retried in a loop.
-  const { rows } = await pool.query<{ rotation_id: string }>('SELECT rotation_id FROM rotations WHERE rotation_id = ANY ($1::uuid[])', [
+  const recorded = await existingRotations(
+    pool,
     due.map((d) => d.rotationId),
-  ]);
-  const recorded = new Set(rows.map((r) => r.rotation_id));
+  );
   return due.filter((d) => !recorded.has(d.rotationId));
 }
 

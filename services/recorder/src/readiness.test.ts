@@ -9,7 +9,7 @@ describe('projectionReadiness', () => {
     const { url, schema } = await testSchemaUrl('rec_ready');
     const pool = new pg.Pool({ connectionString: url, max: 2 });
     try {
-      expect(await projectionReadiness(pool)).toEqual({ ok: false, error: 'migrations not applied: 1, 2', dependency: 'postgres' });
+      expect(await projectionReadiness(pool)).toEqual({ ok: false, error: 'migrations not applied: 1, 2, 3', dependency: 'postgres' });
       await migrate(pool);
       expect(await projectionReadiness(pool)).toEqual({ ok: true });
     } finally {

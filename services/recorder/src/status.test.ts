@@ -1,4 +1,5 @@
-import { RotationFixture, samplePlan } from '@caracal-rotation/projection/testing';
+import { DEFAULT_CATALOG } from '@caracal-rotation/contracts';
+import { RotationFixture, dualPlan, singleValuePlan } from '@caracal-rotation/projection/testing';
 import { rotationEvents } from '@caracal-rotation/projection';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -13,9 +14,11 @@ let env: TestEnvironment;
 let rec: RunningRecorder;
 
 const EVIL = `<script>alert("x")</script><img src=x onerror=alert(1)> & 'quoted'`;
-const inFlight = new RotationFixture({ plan: samplePlan({ requested: { actor: `mallory<b>`, reason: EVIL, ticket: 'SEC-<9>', requested_at: new Date().toISOString() } }) });
-const done = new RotationFixture({ plan: samplePlan({ material: 'CARACAL_ADMIN_TOKEN' }) });
-const failed = new RotationFixture({ plan: samplePlan({ material: 'GATEWAY_STS_HMAC_KEY' }) });
+// The actor is the operator the planner authenticated, as its `planned` says.
+const inFlight = new RotationFixture({ plan: dualPlan({ requested: { actor: 'mallory<b>', reason: EVIL, ticket: 'SEC-<9>', requested_at: new Date().toISOString() } }), actor: 'mallory<b>' });
+const done = new RotationFixture({ plan: singleValuePlan() });
+const failed = new RotationFixture({ plan: singleValuePlan({ material: 'GATEWAY_STS_HMAC_KEY' }) });
+const waiting = new RotationFixture({ plan: singleValuePlan({ material: 'CARACAL_COORDINATOR_TOKEN', safety_window_ms: 3_600_000 }) });
 
 /** Waits until the projection holds `count` events of the rotation (so its timeline and checks are whole). */
 const projected = (rotationId: string, count: number) =>
@@ -23,15 +26,18 @@ const projected = (rotationId: string, count: number) =>
 
 beforeAll(async () => {
   env = await createTestEnvironment('rec-status');
-  rec = await startTestRecorder(env, 'rec-status', { STATUS_CACHE_MS: '0', POLICY_TICK_MS: '0' }, { serveHttp: true });
-  const failing = failed.rolledBack();
-  await env.publish([...done.untilRetirement(), ...failing]);
+  rec = await startTestRecorder(env, 'rec-status', { STATUS_CACHE_MS: '0' }, { serveHttp: true });
+  const failing = [failed.requested(), failed.planned(), ...failed.phase('deploy', false), ...failed.phase('rollback'), failed.failed('deploy', true)];
+  await env.publish(done, done.untilRetirement());
+  await env.publish(failed, failing);
   await waitForRotation(rec.pool, done.rotationId, (r) => r.state === 'retiring');
   const retired = done.afterRetiring();
-  await env.publish(retired);
+  await env.publish(done, retired);
   // Up to the deploy roll: in flight, verifying.
-  const flying = [inFlight.requested(), inFlight.planned(), inFlight.written('stage'), inFlight.rolled('stage'), inFlight.verified('stage'), inFlight.written('deploy'), inFlight.rolled('deploy')];
-  await env.publish(flying);
+  const flying = [inFlight.requested(), inFlight.planned(), ...inFlight.phase('stage'), inFlight.written('deploy'), inFlight.rolled('deploy')];
+  await env.publish(inFlight, flying);
+  await env.publish(waiting, waiting.untilRetirement());
+  await projected(waiting.rotationId, waiting.untilRetirement().length);
   // Everything published, plus the recorder's own `retiring`.
   await projected(done.rotationId, done.untilRetirement().length + 1 + retired.length);
   await projected(failed.rotationId, failing.length);
@@ -78,8 +84,8 @@ describe('status page', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const s = (await res.json()) as StatusSnapshot;
 
-    const audit = s.materials.filter((m) => m.material === 'AUDIT_HMAC_KEY');
-    expect(audit).toEqual([expect.objectContaining({ in_flight: true, latest_rotation_id: inFlight.rotationId, latest_state: 'verifying', never_rotated: true })]);
+    const kek = s.materials.filter((m) => m.material === 'ZONE_KEK');
+    expect(kek).toEqual([expect.objectContaining({ in_flight: true, latest_rotation_id: inFlight.rotationId, latest_state: 'verifying', never_rotated: true })]);
     expect(s.materials.find((m) => m.material === 'CARACAL_ADMIN_TOKEN')).toMatchObject({
       current_kid: done.newKid,
       current_rotation_id: done.rotationId,
@@ -90,7 +96,7 @@ describe('status page', () => {
     // Every catalog material is listed, rotated here or not.
     expect(s.materials.find((m) => m.material === 'REDIS_PASSWORD')).toMatchObject({ never_rotated: true, current_kid: null, age_seconds: null });
 
-    const [flight] = s.in_flight;
+    const flight = s.in_flight.find((r) => r.rotation_id === inFlight.rotationId);
     expect(flight).toMatchObject({ rotation_id: inFlight.rotationId, state: 'verifying', reason: EVIL, actor: 'mallory<b>' });
     expect(flight!.timeline.map((t) => `${t.key}:${t.status}`)).toEqual([
       'requested:done',
@@ -130,6 +136,25 @@ describe('status page', () => {
     expect(failure!.timeline.some((t) => t.status === 'failed')).toBe(true);
   });
 
+  it('shows what a rotation waiting out its rollback window waits for, and who does each step', async () => {
+    const s = (await (await fetch(`${rec.url}/status.json`)).json()) as StatusSnapshot;
+    const view = s.in_flight.find((r) => r.rotation_id === waiting.rotationId)!;
+    expect(view.state).toBe('waiting_retirement');
+    const current = view.timeline.find((t) => t.status === 'current')!;
+    expect(current).toMatchObject({ key: 'retiring', note: 'safety window ends', due_at: view.retire_after, by: 'recorder' });
+    expect(view.timeline.map((t) => `${t.key}:${t.by}`)).toEqual([
+      'requested:caracal-rotate/test',
+      'planned:planner',
+      'written:deploy:secret-writer',
+      'rolled:deploy:roller',
+      'verified:deploy:verifier',
+      'retiring:recorder',
+      'written:retire:secret-writer',
+      'verified:retire:verifier',
+      'completed:null',
+    ]);
+  });
+
   it('renders HTML with every value escaped, a strict CSP and a 2 s refresh', async () => {
     const res = await fetch(`${rec.url}/status`);
     expect(res.status).toBe(200);
@@ -143,13 +168,13 @@ describe('status page', () => {
     expect(page).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; &amp; &#39;quoted&#39;');
     expect(page).toContain('mallory&lt;b&gt;');
     expect(page).toContain(`data-rotation-id="${inFlight.rotationId}"`);
-    expect(page).toContain('never rotated by this system');
+    expect(page).toContain('title="never rotated by this system: its age is unknown here">not rotated yet</span>');
     expect(await (await fetch(`${rec.url}/status?refresh=0`)).text()).not.toContain('http-equiv="refresh"');
   });
 
   it('answers 503 and keeps refreshing when the projection cannot be read', async () => {
     const broken = new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none', connectionTimeoutMillis: 1000 });
-    const routes = statusRoutes({ pool: broken, catalog: rec.recorder.catalog, logger: { warn: () => undefined }, cacheMs: 0 });
+    const routes = statusRoutes({ pool: broken, catalog: DEFAULT_CATALOG, logger: { warn: () => undefined }, cacheMs: 0 });
     const server = await import('node:http').then(({ createServer }) => createServer((req, res) => void routes[new URL(req.url!, 'http://x').pathname]!(req, res)));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as { port: number };

@@ -1,6 +1,6 @@
 import type { Migration } from './migration.js';
 
-// DESIGN §6. Columns beyond the contract: `progress` orders events so a late
+// The projection's tables (docs/architecture.md). Columns beyond the contract: `progress` orders events so a late
 // one never moves a rotation backwards; `plan` and `context` (what `retiring`
 // must carry forward) let the recorder emit `retiring` from Postgres alone;
 // `drain_marked_at` tells "no drain targets" apart from "marks not taken yet".

@@ -1,6 +1,6 @@
 import type { Migration } from './migration.js';
 
-// Dashboard views (DESIGN §6). "Latest rotation" ignores dry runs, rejected
+// Dashboard views (docs/architecture.md). "Latest rotation" ignores dry runs, rejected
 // requests (a refused duplicate must not hide the rotation in flight) and the
 // parent row of a fanned-out batch (its zones are rotations of their own).
 export const views: Migration = {

@@ -1,16 +1,10 @@
+import { formatDuration } from '@caracal-rotation/contracts';
 import { html, raw, type SafeHtml } from './html.js';
 import type { FailureView, MaterialView, RotationView, StatusSnapshot, TimelineStep } from './snapshot.js';
 
 /** `350 ms`, `4.2 s`, `3 m 20 s`, `5 h 3 m`, `12 d 4 h`; `—` when unknown. */
 export function formatSeconds(seconds: number | null): string {
-  if (seconds === null || !Number.isFinite(seconds)) return '—';
-  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  const s = Math.floor(seconds);
-  const two = (big: number, bigUnit: string, small: number, smallUnit: string) => (small === 0 ? `${big} ${bigUnit}` : `${big} ${bigUnit} ${small} ${smallUnit}`);
-  if (s < 3600) return two(Math.floor(s / 60), 'm', s % 60, 's');
-  if (s < 86_400) return two(Math.floor(s / 3600), 'h', Math.floor((s % 3600) / 60), 'm');
-  return two(Math.floor(s / 86_400), 'd', Math.floor((s % 86_400) / 3600), 'h');
+  return seconds === null || !Number.isFinite(seconds) ? '—' : formatDuration(seconds * 1000, { spaced: true });
 }
 
 /** `2025-06-01 12:00:01Z` (UTC, as stored). */
@@ -70,7 +64,7 @@ ul.checks { margin: 0; padding-left: 16px; }
 
 function step(s: TimelineStep): SafeHtml {
   const duration = s.seconds === null ? '' : s.status === 'current' ? `waiting ${formatSeconds(s.seconds)}` : `+${formatSeconds(s.seconds)}`;
-  return html`<li class="step step-${s.status}" data-step="${s.key}" title="${s.producer ?? ''}"><span class="step-name">${s.label}</span>${timeOfDay(s.at)}${
+  return html`<li class="step step-${s.status}" data-step="${s.key}" title="${s.by ?? ''}"><span class="step-name">${s.label}</span>${timeOfDay(s.at)}${
     duration ? html`<span class="step-duration">${duration}</span>` : ''
   }${s.note ? html`<span class="step-note">${s.note}${s.due_at ? html` <time datetime="${s.due_at}" title="${s.due_at}">${s.due_at.slice(11, 19)}Z</time>` : ''}</span>` : ''}</li>`;
 }
@@ -78,7 +72,7 @@ function step(s: TimelineStep): SafeHtml {
 const timeline = (steps: TimelineStep[]): SafeHtml => html`<ol class="timeline">${steps.map(step)}</ol>`;
 
 function materialStatusFlag(m: MaterialView): SafeHtml {
-  if (m.never_rotated && !m.in_flight) return html`<span class="flag flag-never">never rotated by this system</span>`;
+  if (m.never_rotated && !m.in_flight) return html`<span class="flag flag-never" title="never rotated by this system: its age is unknown here">not rotated yet</span>`;
   if (m.in_flight) return html`<span class="flag flag-rotating">rotating</span>`;
   if (m.overdue) return html`<span class="flag flag-overdue">overdue</span>`;
   return html`<span class="flag flag-ok">ok</span>`;
