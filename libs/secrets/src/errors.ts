@@ -21,7 +21,17 @@ export type SecretsErrorCode =
   | 'history_conflict'
   | 'history_corrupt'
   | 'history_busy'
-  | 'unsafe_store';
+  | 'history_full'
+  | 'record_conflict'
+  | 'record_corrupt'
+  | 'unsafe_store'
+  | 'invalid_config'
+  | 'store_unauthorized'
+  | 'store_forbidden'
+  | 'store_not_found'
+  | 'store_conflict'
+  | 'store_unreachable'
+  | 'store_api';
 
 export class SecretsError extends Error {
   override readonly name: string = 'SecretsError';
@@ -34,24 +44,49 @@ export class SecretsError extends Error {
   }
 }
 
-/** Why a secrets directory was refused; lets callers react without parsing messages. */
-export type UnsafeReason = 'missing' | 'not_directory' | 'permissions' | 'owner' | 'inside_workspace';
+/**
+ * Why a store was refused; lets callers react without parsing messages.
+ * `foreign_history`: the Kubernetes history Secret exists but is not ours;
+ * `managed_elsewhere`: another controller owns the runtime Secret and would
+ * undo what the orchestrator writes.
+ */
+export type UnsafeReason =
+  | 'missing'
+  | 'not_directory'
+  | 'permissions'
+  | 'owner'
+  | 'inside_workspace'
+  | 'foreign_history'
+  | 'managed_elsewhere';
 
 /**
- * The secrets directory (or its history subdirectory) must not be used. The
- * planner answers a request with `reason_code: unsafe_store` when it sees this,
- * so the message is written for an operator: what is wrong and the command
- * that fixes it.
+ * The store must not be written. The planner answers a request with
+ * `reason_code: unsafe_store` when it sees this, so the message is written for
+ * an operator: what is wrong and what fixes it.
  */
-export class UnsafeSecretsDirError extends SecretsError {
-  override readonly name: string = 'UnsafeSecretsDirError';
+export class UnsafeStoreError extends SecretsError {
+  override readonly name: string = 'UnsafeStoreError';
   declare readonly code: 'unsafe_store';
 
   constructor(
     readonly reason: UnsafeReason,
-    readonly path: string,
+    /** The directory, or `secret/<namespace>/<name>`. */
+    readonly location: string,
     message: string,
   ) {
     super('unsafe_store', message);
+  }
+}
+
+/** The secrets directory (or its history subdirectory) must not be used. */
+export class UnsafeSecretsDirError extends UnsafeStoreError {
+  override readonly name: string = 'UnsafeSecretsDirError';
+
+  constructor(
+    reason: UnsafeReason,
+    readonly path: string,
+    message: string,
+  ) {
+    super(reason, path, message);
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SecretsError } from './errors.js';
 import { isWeakKek } from './weak-kek.js';
 
-/** Sizes Caracal uses (CARACAL-INTEROP.md): keys and tokens 32 bytes, passwords 24. */
+/** Sizes Caracal generates (packages/engine/src/secrets.ts): keys and tokens 32 bytes, passwords 24. */
 export const KEY_BYTES = 32;
 export const PASSWORD_BYTES = 24;
 export const KEK_BYTES = 32;

@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HISTORY_DIR, SecretStore, SecretsError, generateKeyHex, keyIdOf } from './index.js';
+import { HISTORY_DIR, FileSecretStore, SecretsError, generateKeyHex, keyIdOf } from './index.js';
 
 const KEY = '4f1c2b9e8d7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6';
 const ROT = '01980000-0000-7000-8000-000000000001';
@@ -10,12 +10,12 @@ const ROT = '01980000-0000-7000-8000-000000000001';
 describe('version history', () => {
   let tmp: string;
   let dir: string;
-  let store: SecretStore;
+  let store: FileSecretStore;
 
   beforeEach(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'secrets-history-'));
     dir = path.join(tmp, 'secrets');
-    store = new SecretStore({ dir });
+    store = new FileSecretStore({ dir });
     await store.ensureDir();
   });
   afterEach(async () => {
@@ -46,7 +46,7 @@ describe('version history', () => {
   });
 
   it('lays files out as documented, with private modes', async () => {
-    const { file } = await store.recordVersion('streamsHmacKey', KEY, { rotationId: ROT, phase: 'deploy' });
+    const { location: file } = await store.recordVersion('streamsHmacKey', KEY, { rotationId: ROT, phase: 'deploy' });
     const history = path.join(dir, HISTORY_DIR);
     expect(path.dirname(file)).toBe(path.join(history, 'streamsHmacKey'));
     expect(path.basename(file)).toBe('000001.json');
@@ -71,7 +71,7 @@ describe('version history', () => {
     const b = await store.recordVersion('auditHmacKey', KEY, { rotationId: ROT, phase: 'deploy' });
     expect(a.recorded).toBe(true);
     expect(b.recorded).toBe(false);
-    expect(b).toMatchObject({ seq: a.seq, kid: a.kid, recordedAt: a.recordedAt, file: a.file });
+    expect(b).toMatchObject({ seq: a.seq, kid: a.kid, recordedAt: a.recordedAt, location: a.location });
     expect(await store.listVersions('auditHmacKey')).toHaveLength(1);
     expect(await store.findVersion('auditHmacKey', { rotationId: ROT, phase: 'deploy' })).toMatchObject({ seq: 1, kid: a.kid });
     expect(await store.findVersion('auditHmacKey', { rotationId: ROT, phase: 'retire' })).toBeUndefined();
@@ -95,7 +95,7 @@ describe('version history', () => {
       Array.from({ length: 20 }, () => store.recordVersion('redisPassword', KEY, { rotationId: ROT, phase: 'deploy' })),
     );
     expect(same.filter((r) => r.recorded)).toHaveLength(1);
-    expect(new Set(same.map((r) => r.file)).size).toBe(1);
+    expect(new Set(same.map((r) => r.location)).size).toBe(1);
 
     const values = Array.from({ length: 30 }, () => generateKeyHex(24));
     const distinct = await Promise.all(

@@ -1,11 +1,24 @@
-import { chmod, link, mkdir, open, readdir, readFile } from 'node:fs/promises';
+import { chmod, link, open, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SecretsError } from './errors.js';
 import { errnoCode, fsyncDir, tempNameFor, unlinkIfPresent } from './fs-util.js';
 import { secretIdOf } from './ids.js';
 import { assertSecretName } from './names.js';
-import { assertPrivateSubdir } from './safety.js';
+import { assertPrivateSubdir, ensurePrivateDir } from './safety.js';
 import { assertStorableValue } from './value.js';
+import {
+  assertVersionMeta,
+  findStep,
+  newestWithKid,
+  parseVersion,
+  sameStep,
+  serializeVersion,
+  withoutValue,
+  type RecordResult,
+  type StoredVersion,
+  type VersionInfo,
+  type VersionMeta,
+} from './versions.js';
 
 /**
  * Version history of each secret, kept for rollback and for the verifier's
@@ -19,7 +32,7 @@ import { assertStorableValue } from './value.js';
  *
  * - `.history` starts with a dot, which no secret name can (names.ts), so it is
  *   never read, written or listed as a secret, and it is never mounted into
- *   services (DESIGN.md §4).
+ *   services (docs/architecture.md §8).
  * - `seq`: 1, 2, 3, … zero-padded to 6 digits so `ls` sorts them. Allocated
  *   without locks: each version is written completely to a temp file, then
  *   hard-linked to `<seq>.json`; link(2) fails with EEXIST instead of
@@ -29,8 +42,9 @@ import { assertStorableValue } from './value.js';
  *   name. Numbers are dense (a number is only tried once its predecessor
  *   exists, and versions are never deleted), which is what makes the
  *   idempotency below safe without a lock.
- * - contents: JSON `{value, kid, rotationId, phase, recordedAt}`; `kid` is the
- *   store's id of the value (ids.ts secretIdOf) and is re-checked on read.
+ * - contents: JSON `{value, kid, rotationId, phase, recordedAt}` (versions.ts);
+ *   `kid` is the store's id of the value (ids.ts secretIdOf) and is re-checked
+ *   on read.
  * - idempotency: a (rotationId, phase) step is recorded once per secret. A
  *   recorder looks for its step before each link attempt; a concurrent
  *   recorder of the same step either finds it or loses the race for the same
@@ -39,36 +53,8 @@ import { assertStorableValue } from './value.js';
  * Temp files start with a dot and are ignored by every reader here.
  */
 
-export interface VersionMeta {
-  rotationId: string;
-  phase: string;
-}
-
-/** A recorded version, without its value: safe to log and to return to callers. */
-export interface VersionInfo {
-  name: string;
-  seq: number;
-  kid: string;
-  rotationId: string;
-  phase: string;
-  recordedAt: string;
-  /** Where the version lives, for audit ("where the old secret can be found"). */
-  file: string;
-}
-
-export interface RecordResult extends VersionInfo {
-  /** False when this (rotationId, phase) was already recorded and nothing was written. */
-  recorded: boolean;
-}
-
-/** A version as stored, value included; never leaves this module except through read(). */
-interface Version extends VersionInfo {
-  value: string;
-}
-
 export const HISTORY_DIR = '.history';
 const VERSION_FILE = /^(\d+)\.json$/;
-const MAX_META_LENGTH = 200;
 // Every failed link means another recorder just added a version, so the loop
 // always progresses; the cap only guards against a misbehaving filesystem.
 const MAX_LINK_ATTEMPTS = 1000;
@@ -80,17 +66,17 @@ export class VersionHistory {
   async record(name: string, value: string, meta: VersionMeta): Promise<RecordResult> {
     assertSecretName(name);
     assertStorableValue(value, `history of ${name}`);
-    assertMeta(meta);
+    assertVersionMeta(meta);
     const kid = secretIdOf(value);
     const dir = await this.ensureNameDir(name);
     // Version files never change once linked, so one call may reuse what it read.
-    const cache = new Map<number, Version>();
+    const cache = new Map<number, StoredVersion>();
 
     const already = findStep(await this.loadAll(name, dir, cache), meta);
     if (already) return sameStep(already, kid);
 
     const recordedAt = new Date().toISOString();
-    const body = JSON.stringify({ value, kid, rotationId: meta.rotationId, phase: meta.phase, recordedAt });
+    const body = serializeVersion(value, kid, meta, recordedAt);
     const temp = path.join(dir, tempNameFor('version'));
     try {
       const handle = await open(temp, 'wx', 0o600);
@@ -116,7 +102,7 @@ export class VersionHistory {
           throw err;
         }
         await fsyncDir(dir);
-        return { name, seq, kid, rotationId: meta.rotationId, phase: meta.phase, recordedAt, file, recorded: true };
+        return { name, seq, kid, rotationId: meta.rotationId, phase: meta.phase, recordedAt, location: file, recorded: true };
       }
       throw new SecretsError('history_busy', `could not allocate a version number for ${name} after ${MAX_LINK_ATTEMPTS} attempts`);
     } finally {
@@ -135,7 +121,7 @@ export class VersionHistory {
   /** The version a (rotationId, phase) step recorded, if any: how a retried writer reuses its material. */
   async find(name: string, meta: VersionMeta): Promise<VersionInfo | undefined> {
     assertSecretName(name);
-    assertMeta(meta);
+    assertVersionMeta(meta);
     const dir = await this.existingNameDir(name);
     if (!dir) return undefined;
     const version = findStep(await this.loadAll(name, dir), meta);
@@ -147,12 +133,12 @@ export class VersionHistory {
     assertSecretName(name);
     const dir = await this.existingNameDir(name);
     if (!dir) return undefined;
-    return (await this.loadAll(name, dir)).filter((v) => v.kid === kid).at(-1)?.value;
+    return newestWithKid(await this.loadAll(name, dir), kid);
   }
 
   /** All versions of one secret by ascending seq; temp and foreign files are skipped. */
-  private async loadAll(name: string, dir: string, cache = new Map<number, Version>()): Promise<Version[]> {
-    const versions: Version[] = [];
+  private async loadAll(name: string, dir: string, cache = new Map<number, StoredVersion>()): Promise<StoredVersion[]> {
+    const versions: StoredVersion[] = [];
     for (const fileName of await readdir(dir)) {
       const m = VERSION_FILE.exec(fileName);
       if (!m) continue;
@@ -181,78 +167,10 @@ export class VersionHistory {
   }
 }
 
-/**
- * Reads and checks one version file. JSON.parse errors quote their input,
- * which here is the secret, so they are replaced, never wrapped.
- */
-async function loadVersion(name: string, seq: number, file: string): Promise<Version> {
-  const text = await readFile(file, 'utf8');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new SecretsError('history_corrupt', `history file ${file} is not valid JSON`);
-  }
-  const { value, kid, rotationId, phase, recordedAt } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
-  if (
-    typeof value !== 'string' ||
-    typeof kid !== 'string' ||
-    typeof rotationId !== 'string' ||
-    typeof phase !== 'string' ||
-    typeof recordedAt !== 'string'
-  ) {
-    throw new SecretsError('history_corrupt', `history file ${file} lacks one of value, kid, rotationId, phase, recordedAt`);
-  }
-  // A value that does not hash to its recorded id would roll back to the
-  // wrong material; refuse it rather than trust the file.
-  if (secretIdOf(value) !== kid) {
-    throw new SecretsError('history_corrupt', `history file ${file} holds a value whose id does not match its recorded id ${kid}`);
-  }
-  return { name, seq, kid, rotationId, phase, recordedAt, file, value };
-}
-
-function findStep(versions: Version[], meta: VersionMeta): Version | undefined {
-  return versions.find((v) => v.rotationId === meta.rotationId && v.phase === meta.phase);
-}
-
-/** A step seen twice: fine when it recorded the same value, a writer bug otherwise. */
-function sameStep(existing: Version, kid: string): RecordResult {
-  if (existing.kid !== kid) {
-    throw new SecretsError(
-      'history_conflict',
-      `history of ${existing.name} already holds version ${existing.kid} for rotation ${existing.rotationId} phase ${existing.phase}; ` +
-        `refusing to record a different value (${kid}) for the same step. A retried writer must reuse the recorded value (findVersion, readVersion)`,
-    );
-  }
-  return { ...withoutValue(existing), recorded: false };
-}
-
-function withoutValue(version: Version): VersionInfo {
-  const { value: _value, ...info } = version;
-  return info;
+async function loadVersion(name: string, seq: number, file: string): Promise<StoredVersion> {
+  return parseVersion(await readFile(file, 'utf8'), name, seq, file);
 }
 
 function versionFileName(seq: number): string {
   return `${String(seq).padStart(6, '0')}.json`;
-}
-
-/** Creates `dir` with mode 0700 if missing, then checks it (also when it already existed). */
-async function ensurePrivateDir(dir: string, what: string): Promise<void> {
-  try {
-    await mkdir(dir, { mode: 0o700 });
-    // The umask may have removed bits we need; it can never have added any.
-    await chmod(dir, 0o700);
-  } catch (err) {
-    if (errnoCode(err) !== 'EEXIST') throw err;
-  }
-  await assertPrivateSubdir(dir, what);
-}
-
-function assertMeta(meta: VersionMeta): void {
-  for (const field of ['rotationId', 'phase'] as const) {
-    const v: unknown = meta?.[field];
-    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_META_LENGTH) {
-      throw new SecretsError('invalid_argument', `version ${field} must be a non-empty string of at most ${MAX_META_LENGTH} characters`);
-    }
-  }
 }

@@ -10,7 +10,7 @@ import { assertHexKey, isCleanHex } from './hex.js';
 /**
  * Key id of a key used as raw bytes (HMAC keys, the KEK): the first 16 hex
  * characters of SHA-256 over the hex-decoded bytes. This is the `kid` of the
- * wire envelope (DESIGN.md §3), so it must hash the bytes the HMAC is keyed
+ * wire envelope (docs/architecture.md §3), so it must hash the bytes the HMAC is keyed
  * with, not the hex text: `AB..` and `ab..` are the same key and get one id.
  */
 export function keyIdOf(hexValue: string): string {

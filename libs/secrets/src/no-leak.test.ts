@@ -2,9 +2,10 @@ import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expectNoLeak, rejected, thrown } from './test-helpers.js';
 import {
   HISTORY_DIR,
-  SecretStore,
+  FileSecretStore,
   assertHexKey,
   isWeakKek,
   keyIdOf,
@@ -12,70 +13,19 @@ import {
   readSecretFromEnv,
 } from './index.js';
 
-/**
- * Every error path of the library, triggered with known secret values, must
- * leave those values out of everything an error carries: message, stack,
- * enumerable properties (what JSON.stringify and loggers serialize), any other
- * own property, and causes. Checked for 8-character windows of each value, so
- * a truncated quote (as in JSON.parse messages) counts as a leak too.
- */
+/** Every error path of the library, triggered with known secret values, leaves them out (test-helpers.ts says how that is checked). */
 const SECRET = '4f1c2b9e8d7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6';
 const SECRET_2 = 'e3a1907c55d24b8f0a6e1c9d7b3f2a8e4c6d0b1f9a7e5c3d2b8f6a4e0c1d9b7f';
-const WINDOW = 8;
-
-function everythingIn(err: unknown, depth = 0): string {
-  if (err === null || err === undefined || depth > 5) return '';
-  if (typeof err !== 'object') return String(err);
-  const e = err as Record<string, unknown>;
-  const parts = [JSON.stringify(err), String(e.message), String(e.stack), String(err)];
-  for (const key of Object.getOwnPropertyNames(err)) {
-    const v = e[key];
-    parts.push(key, typeof v === 'object' ? everythingIn(v, depth + 1) : String(v));
-  }
-  if ('cause' in e) parts.push(everythingIn(e.cause, depth + 1));
-  return parts.join('\n');
-}
-
-function expectNoLeak(err: unknown, secrets: string[]): void {
-  expect(err, 'expected an error').toBeInstanceOf(Error);
-  const text = everythingIn(err).toLowerCase();
-  for (const secret of secrets) {
-    for (let i = 0; i + WINDOW <= secret.length; i++) {
-      const piece = secret.slice(i, i + WINDOW).toLowerCase();
-      if (text.includes(piece)) {
-        throw new Error(`error leaks part of a secret (offset ${i}): ${(err as Error).message}`);
-      }
-    }
-  }
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
-
-async function rejected(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 describe('errors never carry secret values', () => {
   let tmp: string;
   let dir: string;
-  let store: SecretStore;
+  let store: FileSecretStore;
 
   beforeEach(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'secrets-leak-'));
     dir = path.join(tmp, 'secrets');
-    store = new SecretStore({ dir });
+    store = new FileSecretStore({ dir });
     await store.ensureDir();
   });
   afterEach(async () => {
@@ -122,20 +72,20 @@ describe('errors never carry secret values', () => {
     await mkdir(path.join(dir, 'auditHmacKey'));
     expectNoLeak(await rejected(store.write('auditHmacKey', SECRET)), [SECRET]);
 
-    expectNoLeak(await rejected(new SecretStore({ dir: path.join(tmp, 'absent') }).write('streamsHmacKey', SECRET)), [SECRET]);
+    expectNoLeak(await rejected(new FileSecretStore({ dir: path.join(tmp, 'absent') }).write('streamsHmacKey', SECRET)), [SECRET]);
 
     await chmod(dir, 0o755);
     expectNoLeak(await rejected(store.write('streamsHmacKey', SECRET)), [SECRET]);
     expectNoLeak(await rejected(store.recordVersion('streamsHmacKey', SECRET, { rotationId: 'r', phase: 'deploy' })), [SECRET]);
     await chmod(dir, 0o700);
 
-    const ws = new SecretStore({ dir, workspaceRoots: [tmp] });
+    const ws = new FileSecretStore({ dir, workspaceRoots: [tmp] });
     expectNoLeak(await rejected(ws.write('streamsHmacKey', SECRET)), [SECRET]);
   });
 
   it('history: conflicting retries, bad metadata, corrupt and mismatched version files', async () => {
     const meta = { rotationId: 'rot-1', phase: 'deploy' };
-    const { file } = await store.recordVersion('streamsHmacKey', SECRET, meta);
+    const { location: file } = await store.recordVersion('streamsHmacKey', SECRET, meta);
 
     expectNoLeak(await rejected(store.recordVersion('streamsHmacKey', SECRET_2, meta)), [SECRET, SECRET_2]);
     expectNoLeak(await rejected(store.recordVersion('streamsHmacKey', SECRET, { rotationId: '', phase: 'deploy' })), [SECRET]);

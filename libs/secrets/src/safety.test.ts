@@ -2,7 +2,7 @@ import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/pr
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SecretStore, UnsafeSecretsDirError, isWithin } from './index.js';
+import { FileSecretStore, UnsafeSecretsDirError, isWithin } from './index.js';
 
 const KEY = '4f1c2b9e8d7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6';
 
@@ -30,7 +30,7 @@ describe('secrets directory safety', () => {
     const dir = path.join(tmp, 'secrets');
     await mkdir(dir);
     await chmod(dir, 0o755);
-    const store = new SecretStore({ dir });
+    const store = new FileSecretStore({ dir });
     const err = await refusal(store.ensureDir());
     expect(err.code).toBe('unsafe_store');
     expect(err.reason).toBe('permissions');
@@ -44,25 +44,25 @@ describe('secrets directory safety', () => {
     await mkdir(dir);
     for (const mode of [0o710, 0o701, 0o740, 0o702]) {
       await chmod(dir, mode);
-      expect((await refusal(new SecretStore({ dir }).assertSafe())).reason).toBe('permissions');
+      expect((await refusal(new FileSecretStore({ dir }).assertSafe())).reason).toBe('permissions');
     }
     await chmod(dir, 0o700);
-    await new SecretStore({ dir }).assertSafe();
+    await new FileSecretStore({ dir }).assertSafe();
   });
 
   it('refuses a directory inside a workspace root, but not in a sibling with a common prefix', async () => {
     const ws = path.join(tmp, 'ws');
     const inside = path.join(ws, 'agent-1', 'secrets');
     const sibling = path.join(tmp, 'ws2', 'secrets');
-    const inStore = new SecretStore({ dir: inside, workspaceRoots: [ws] });
+    const inStore = new FileSecretStore({ dir: inside, workspaceRoots: [ws] });
     const err = await refusal(inStore.ensureDir());
     expect(err.reason).toBe('inside_workspace');
     expect(err.message).toContain(ws);
-    await new SecretStore({ dir: sibling, workspaceRoots: [ws] }).ensureDir();
+    await new FileSecretStore({ dir: sibling, workspaceRoots: [ws] }).ensureDir();
     // The root itself counts as inside.
     await mkdir(ws, { recursive: true });
     await chmod(ws, 0o700);
-    expect((await refusal(new SecretStore({ dir: ws, workspaceRoots: [ws] }).assertSafe())).reason).toBe('inside_workspace');
+    expect((await refusal(new FileSecretStore({ dir: ws, workspaceRoots: [ws] }).assertSafe())).reason).toBe('inside_workspace');
   });
 
   it('refuses a workspace directory reached through a symlink', async () => {
@@ -72,7 +72,7 @@ describe('secrets directory safety', () => {
     await chmod(real, 0o700);
     const link = path.join(tmp, 'looks-safe');
     await symlink(real, link);
-    const err = await refusal(new SecretStore({ dir: link, workspaceRoots: [ws] }).assertSafe());
+    const err = await refusal(new FileSecretStore({ dir: link, workspaceRoots: [ws] }).assertSafe());
     expect(err.reason).toBe('inside_workspace');
     expect(err.path).toBe(real);
   });
@@ -84,14 +84,14 @@ describe('secrets directory safety', () => {
     await chmod(dir, 0o700);
     const wsLink = path.join(tmp, 'ws-link');
     await symlink(ws, wsLink);
-    expect((await refusal(new SecretStore({ dir, workspaceRoots: [wsLink] }).assertSafe())).reason).toBe('inside_workspace');
+    expect((await refusal(new FileSecretStore({ dir, workspaceRoots: [wsLink] }).assertSafe())).reason).toBe('inside_workspace');
   });
 
   it.skipIf(process.getuid?.() !== 0)('refuses a directory owned by another uid', async () => {
     const dir = path.join(tmp, 'secrets');
     await mkdir(dir, { mode: 0o700 });
     await chown(dir, 54321, 54321);
-    const err = await refusal(new SecretStore({ dir }).assertSafe());
+    const err = await refusal(new FileSecretStore({ dir }).assertSafe());
     expect(err.reason).toBe('owner');
     expect(err.message).toContain('uid 54321');
   });
@@ -99,7 +99,7 @@ describe('secrets directory safety', () => {
   it('refuses a file where the directory should be', async () => {
     const file = path.join(tmp, 'secrets');
     await writeFile(file, 'x');
-    expect((await refusal(new SecretStore({ dir: file }).assertSafe())).reason).toBe('not_directory');
+    expect((await refusal(new FileSecretStore({ dir: file }).assertSafe())).reason).toBe('not_directory');
   });
 });
 

@@ -1,5 +1,5 @@
 import type { Stats } from 'node:fs';
-import { lstat, realpath, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UnsafeSecretsDirError } from './errors.js';
 import { errnoCode } from './fs-util.js';
@@ -8,7 +8,7 @@ import { errnoCode } from './fs-util.js';
 const GROUP_OR_OTHER = 0o077;
 
 /**
- * Refuses a secrets directory the writer must not use (DESIGN.md §4):
+ * Refuses a secrets directory the writer must not use (docs/architecture.md §8):
  *
  * - any group or world permission bit: other local users could read the keys,
  *   or swap files under the services;
@@ -94,6 +94,18 @@ export async function assertPrivateSubdir(dir: string, what: string): Promise<bo
   }
   assertPrivateDir(info, dir, what);
   return true;
+}
+
+/** Creates `dir` with mode 0700 if missing, then checks it (also when it already existed). */
+export async function ensurePrivateDir(dir: string, what: string): Promise<void> {
+  try {
+    await mkdir(dir, { mode: 0o700 });
+    // The umask may have removed bits we need; it can never have added any.
+    await chmod(dir, 0o700);
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw err;
+  }
+  await assertPrivateSubdir(dir, what);
 }
 
 /**

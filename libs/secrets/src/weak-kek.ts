@@ -1,9 +1,10 @@
 import { assertHexKey } from './hex.js';
 
 /**
- * Patterns Caracal refuses as a key-encryption key (CARACAL-INTEROP.md): all
- * zeros, one repeated byte, sequential bytes (ascending or descending, with
- * wrap-around past 0xff/0x00), or two bytes alternating. They are the shapes a
+ * Patterns Caracal refuses as a key-encryption key (weakKEKReason in
+ * packages/core/go/secretstore/envelope.go): all zeros, one repeated byte,
+ * sequential bytes (ascending or descending, with wrap-around past
+ * 0xff/0x00), or two bytes alternating. They are the shapes a
  * placeholder or a test fixture takes, never what a random generator yields.
  *
  * Throws (without the value) when `hex` is not clean hex, since "weak" is

@@ -1,10 +1,8 @@
-import { commonServiceSchema, csv } from '@caracal-rotation/config';
+import { commonServiceSchema } from '@caracal-rotation/config';
+import { secretStoreConfigSchema } from '@caracal-rotation/secrets';
 import { z } from 'zod';
 
-export const secretWriterConfigSchema = commonServiceSchema.extend({
-  /** Agent workspace roots: the writer refuses a secrets directory inside one. */
-  CARACAL_WORKSPACE_ROOTS: csv(),
-  /** Holders file: where zone keys, Postgres roles and the Redis ACL user live (optional: files only without it). */
-  CARACAL_HOLDERS: z.string().optional(),
+export const secretWriterConfigSchema = commonServiceSchema.extend(secretStoreConfigSchema.shape).extend({
+  CARACAL_HOLDERS: z.string().min(1, 'the holders file is required').describe("The holders file: where the STS, Caracal's Postgres and Redis are (zone keys, passwords)."),
 });
 export type SecretWriterConfig = z.infer<typeof secretWriterConfigSchema>;

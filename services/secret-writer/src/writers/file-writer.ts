@@ -1,13 +1,23 @@
+import type { Phase } from '@caracal-rotation/contracts';
 import { keyIdOf, type SecretStore } from '@caracal-rotation/secrets';
-import type { MaterialWriter, WriteContext, WriteOutcome } from './material-writer.js';
+import type { PhaseOutcome } from '../rotation-record.js';
+import type { MaterialWriter, WriteContext } from './material-writer.js';
 import { RotationHistory } from './rotation-history.js';
-import type { Phase } from './types.js';
 
 /**
- * Writes file-backed material (DESIGN §4) phase by phase; see docs/pipeline.md
- * for what each phase leaves on disk. The version history holds the state
- * before the rotation and the new value, which makes every phase repeatable
- * and the rollback exact.
+ * Writes file-backed material phase by phase (docs/architecture.md says what
+ * each phase leaves in the store). The version history holds the state
+ * before the rotation and every value the rotation made, which makes every
+ * phase repeatable and the rollback exact.
+ *
+ * - dual overlap (the KEK, our bus key): `stage` puts the new value in the
+ *   `Previous` file (holders accept it, still use the old one), `deploy`
+ *   swaps (current new, previous old), `retire` leaves the previous file at
+ *   rest (a copy of the current value, or absent).
+ * - single value: `deploy` writes the new value; `retire` changes nothing.
+ * - rollback: restore (dual after deploy: the old value is current again and
+ *   the new one stays previous, so what was sealed under it still opens), or
+ *   forward (a fresh value, where the holder revoked the old one).
  */
 export class FileWriter implements MaterialWriter {
   private readonly history: RotationHistory;
@@ -16,32 +26,48 @@ export class FileWriter implements MaterialWriter {
     this.history = new RotationHistory(store);
   }
 
-  async write(phase: Phase, { rotationId, plan }: WriteContext): Promise<WriteOutcome> {
+  async write(phase: Phase, { rotationId, plan, state }: WriteContext): Promise<PhaseOutcome> {
     if (!plan.secret) throw new Error(`${plan.material} has no secret file in its plan`);
-    const { file, previous_file: previousFile } = plan.secret;
-    const snapshot = await this.history.snapshot(rotationId, file, [previousFile]);
-    const before = { current: snapshot.primary, previous: snapshot.companions.get(previousFile) };
-    const next = await this.history.newValue(rotationId, file, plan.format);
-    const location = this.store.pathOf(file);
-    const dual = plan.overlap === 'dual';
+    const { file, previous_file: previousFile, previous_at_rest: atRest } = plan.secret;
+    const companions = previousFile ? [previousFile] : [];
+    const snapshot = await this.history.snapshot(rotationId, file, companions);
+    const old = snapshot.primary;
+    const next = await this.history.newValue(rotationId, file, plan.format, 'new');
+    const location = this.store.location(file);
+    const outcome = (current: string, previous: string, changed = true): PhaseOutcome => ({ new: { kid: keyIdOf(current), location }, previous: { kid: keyIdOf(previous) }, changed });
+    const restPrevious = async (current: string) => {
+      if (!previousFile) return;
+      if (atRest === 'copy') await this.store.write(previousFile, current);
+      else await this.store.remove(previousFile);
+    };
 
     switch (phase) {
       case 'stage':
-        // Holders restarted now accept the new value but keep using the old one.
-        await this.store.write(previousFile, next);
-        break;
+        await this.store.write(previousFile!, next);
+        return outcome(next, old);
       case 'deploy':
-        if (dual) await this.store.write(previousFile, before.current);
+        if (previousFile) await this.store.write(previousFile, old);
         await this.store.write(file, next);
-        break;
+        return outcome(next, old);
       case 'retire':
-        if (!dual) return { new: { kid: keyIdOf(next), location }, previous: { kid: keyIdOf(before.current) }, changed: false };
-        await this.store.remove(previousFile);
-        break;
-      case 'rollback':
-        await this.history.restore(file, [previousFile], snapshot);
-        return { new: { kid: keyIdOf(before.current), location }, previous: { kid: keyIdOf(next) }, changed: true };
+        if (!previousFile) return outcome(next, old, false);
+        await restPrevious(next);
+        return outcome(next, old);
+      case 'rollback': {
+        if (plan.rollback.mode === 'forward') {
+          const fresh = await this.history.newValue(rotationId, file, plan.format, 'rollback');
+          await this.store.write(file, fresh);
+          return outcome(fresh, next);
+        }
+        if (previousFile && state.applied.includes('deploy')) {
+          // Values sealed under the new key since the deploy must stay readable.
+          await this.store.write(previousFile, next);
+          await this.store.write(file, old);
+        } else {
+          await this.history.restore(file, companions, snapshot);
+        }
+        return outcome(old, next);
+      }
     }
-    return { new: { kid: keyIdOf(next), location }, previous: { kid: keyIdOf(before.current) }, changed: true };
   }
 }

@@ -1,41 +1,37 @@
 import { createHash, createHmac } from 'node:crypto';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { newRotationId, postgresRoleTargetSchema, type Plan } from '@caracal-rotation/contracts';
+import { DEFAULT_CATALOG, catalogEntry, holdersConfigSchema, newRotationId, type CatalogEntry, type Plan } from '@caracal-rotation/contracts';
+import { buildPlan, validateRequest } from '@caracal-rotation/planning';
 import { bootstrapPostgresRoles, startSandboxPostgres, type SandboxPostgres } from '@caracal-rotation/sandbox';
-import { keyIdOf, SecretStore } from '@caracal-rotation/secrets';
+import { keyIdOf, FileSecretStore } from '@caracal-rotation/secrets';
 import { tempSecretsDir } from '@caracal-rotation/testing';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PostgresRoleWriter, renderUrlTemplate, scramSha256Verifier } from './postgres-role-writer.js';
-import { WriteRefused } from './write-refused.js';
+import { WriteRefused, type WriteContext } from './material-writer.js';
+import { PostgresRoleWriter, scramSha256Verifier } from './postgres-role-writer.js';
 
-const target = postgresRoleTargetSchema.parse({});
+const target = { admin_url_file: 'postgresAdminUrl' };
+const URL_TEMPLATE = 'postgres://{user}:{password}@postgres:5432/caracal';
+const entry = catalogEntry(DEFAULT_CATALOG, 'POSTGRES_PASSWORD')!;
+const holders = holdersConfigSchema.parse({ version: 2, services: {} });
 const ROLES = ['api', 'sts'];
 let server: SandboxPostgres;
 let dir: string;
-let store: SecretStore;
+let store: FileSecretStore;
 let writer: PostgresRoleWriter;
 
 function planFor(role: string): Plan {
-  return {
-    material: 'POSTGRES_PASSWORD',
-    role,
-    format: 'password24',
-    overlap: 'none',
-    writer: 'postgres-role',
-    secret: { env: 'DB_PASSWORD', file: `${role}DbPassword`, previous_file: `${role}DbPasswordPrevious` },
-    derived: [`${role}DatabaseUrl`],
-    phases: ['deploy', 'retire'],
-    holders: [{ service: role, roll_group: 0 }],
-    checks: { stage: [], deploy: [], retire: [], rollback: [] },
-    safety_window_ms: 0,
-    drain: [],
-    emergency: false,
-    dry_run: false,
-    warnings: [],
-    requested: { actor: 'a', reason: 'r', requested_at: new Date().toISOString() },
-  };
+  const verdict = validateRequest({ material: 'POSTGRES_PASSWORD', role: role === 'ghost' ? 'api' : role, reason: 'test' }, DEFAULT_CATALOG);
+  if (!verdict.ok) throw new Error(verdict.message);
+  const plan = buildPlan(verdict.request, { requestedAt: new Date().toISOString(), actor: 'a', streamPrefix: 'p', holders });
+  return role === 'ghost' ? { ...plan, role, secret: { ...plan.secret!, file: 'ghostDbPassword' }, derived: ['ghostDatabaseUrl'] } : plan;
+}
+
+/** A write context as the secret-writer gives it, with a record that only this test keeps. */
+function ctxFor(role: string, rotationId = newRotationId(), catalogEntryFor: CatalogEntry = entry): WriteContext {
+  const ghost: CatalogEntry = { ...entry, roles: { ...entry.roles, ghost: { db_role: 'caracalghost', holders: [] } } };
+  return { rotationId, plan: planFor(role), entry: role === 'ghost' ? ghost : catalogEntryFor, state: { applied: [], outcomes: {} }, note: async () => undefined };
 }
 
 const read = (name: string) => readFile(join(dir, name), 'utf8').catch(() => undefined);
@@ -81,8 +77,8 @@ afterAll(async () => {
 beforeEach(async () => {
   for (const role of ROLES) await admin(`DROP ROLE IF EXISTS caracal${role}`);
   dir = await tempSecretsDir();
-  await bootstrapPostgresRoles(server.adminUrl, dir, { roles: ROLES, roleTemplate: target.role_template, databaseUrlTemplate: target.database_url_template });
-  store = new SecretStore({ dir });
+  await bootstrapPostgresRoles(server.adminUrl, dir, { roles: ROLES, roleTemplate: 'caracal{role}', databaseUrlTemplate: URL_TEMPLATE });
+  store = new FileSecretStore({ dir });
   writer = new PostgresRoleWriter(store, target);
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
@@ -93,7 +89,7 @@ describe('postgres-role writer', () => {
     const oldUrl = await read('apiDatabaseUrl');
     expect(await login('caracalapi', old)).toBe('ok');
 
-    const ctx = { rotationId: newRotationId(), plan: planFor('api') };
+    const ctx = ctxFor('api');
     const deployed = await writer.write('deploy', ctx);
     const next = (await read('apiDbPassword'))!;
     expect(next).toMatch(/^[0-9a-f]{48}$/);
@@ -104,6 +100,7 @@ describe('postgres-role writer', () => {
     expect((await stat(join(dir, 'apiDbPassword'))).mode & 0o777).toBe(0o444);
     expect((await stat(join(dir, 'apiDatabaseUrl'))).mode & 0o777).toBe(0o444);
     expect(await read('apiDbPasswordPrevious')).toBeUndefined();
+    // The URL keeps its user, host and database: only the password changed.
 
     expect(await login('caracalapi', next)).toBe('ok');
     expect(await login('caracalapi', old)).toBe('28P01');
@@ -112,7 +109,7 @@ describe('postgres-role writer', () => {
   });
 
   it('repeats deploy with the same password (a retried writer ends in the same state)', async () => {
-    const ctx = { rotationId: newRotationId(), plan: planFor('api') };
+    const ctx = ctxFor('api');
     const first = await writer.write('deploy', ctx);
     const next = await read('apiDbPassword');
     const again = await new PostgresRoleWriter(store, target).write('deploy', ctx);
@@ -122,7 +119,7 @@ describe('postgres-role writer', () => {
   });
 
   it('two replicas deploying the same rotation at once agree on one password', async () => {
-    const ctx = { rotationId: newRotationId(), plan: planFor('api') };
+    const ctx = ctxFor('api');
     const [a, b] = await Promise.all([writer.write('deploy', ctx), new PostgresRoleWriter(store, target).write('deploy', ctx)]);
     expect(a.new.kid).toBe(b.new.kid);
     expect(await login('caracalapi', (await read('apiDbPassword'))!)).toBe('ok');
@@ -130,7 +127,7 @@ describe('postgres-role writer', () => {
 
   it('has nothing to change at retire', async () => {
     const old = (await read('apiDbPassword'))!;
-    const ctx = { rotationId: newRotationId(), plan: planFor('api') };
+    const ctx = ctxFor('api');
     const deployed = await writer.write('deploy', ctx);
     const next = await read('apiDbPassword');
     const retired = await writer.write('retire', ctx);
@@ -143,7 +140,7 @@ describe('postgres-role writer', () => {
   it('rolls back: the old password logs in again, the new one is refused, the files are exactly as before', async () => {
     const old = (await read('apiDbPassword'))!;
     const oldUrl = await read('apiDatabaseUrl');
-    const ctx = { rotationId: newRotationId(), plan: planFor('api') };
+    const ctx = ctxFor('api');
     await writer.write('deploy', ctx);
     const next = (await read('apiDbPassword'))!;
 
@@ -159,32 +156,32 @@ describe('postgres-role writer', () => {
     expect(await login('caracalapi', old)).toBe('ok');
   });
 
-  it('rolls back a derived file that did not exist before the rotation by removing it', async () => {
+  it('re-renders only derived files that exist (it cannot guess where a missing URL should point), and rollback leaves them so', async () => {
     await store.remove('stsDatabaseUrl');
-    const ctx = { rotationId: newRotationId(), plan: planFor('sts') };
+    const ctx = ctxFor('sts');
     await writer.write('deploy', ctx);
-    expect(await read('stsDatabaseUrl')).toBeDefined();
+    expect(await read('stsDatabaseUrl')).toBeUndefined();
     await writer.write('rollback', ctx);
     expect(await read('stsDatabaseUrl')).toBeUndefined();
   });
 
   it('refuses a role that does not exist, a stage phase, a plan without role and a missing admin URL', async () => {
-    const ctx = { rotationId: newRotationId(), plan: planFor('ghost') };
+    const ctx = ctxFor('ghost');
     await store.write('ghostDbPassword', 'ab'.repeat(24));
     await expect(writer.write('deploy', ctx)).rejects.toThrow(WriteRefused);
     await expect(writer.write('deploy', ctx)).rejects.toThrow(/caracalghost does not exist \(42704\)/);
     expect(await read('ghostDbPassword')).toBe('ab'.repeat(24));
 
-    await expect(writer.write('stage', { rotationId: newRotationId(), plan: planFor('api') })).rejects.toThrow(WriteRefused);
-    await expect(writer.write('deploy', { rotationId: newRotationId(), plan: { ...planFor('api'), role: undefined } })).rejects.toThrow(WriteRefused);
+    await expect(writer.write('stage', ctxFor('api'))).rejects.toThrow(WriteRefused);
+    await expect(writer.write('deploy', { ...ctxFor('api'), plan: { ...planFor('api'), role: undefined } })).rejects.toThrow(WriteRefused);
 
     await store.remove('postgresAdminUrl');
-    await expect(writer.write('deploy', { rotationId: newRotationId(), plan: planFor('api') })).rejects.toThrow(/postgresAdminUrl is missing/);
+    await expect(writer.write('deploy', ctxFor('api'))).rejects.toThrow(/postgresAdminUrl is missing/);
   });
 
   it('refuses to rotate a role whose password file is missing', async () => {
     await store.remove('apiDbPassword');
-    await expect(writer.write('deploy', { rotationId: newRotationId(), plan: planFor('api') })).rejects.toMatchObject({ code: 'secret_file_missing' });
+    await expect(writer.write('deploy', ctxFor('api'))).rejects.toMatchObject({ code: 'secret_file_missing' });
   });
 });
 
@@ -192,7 +189,7 @@ describe('no password leaks', () => {
   it('puts no password into an error, a non-secret file or the Postgres statement log', async () => {
     const adminPassword = new URL(server.adminUrl).password;
     const old = (await read('apiDbPassword'))!;
-    const ctx = { rotationId: newRotationId(), plan: planFor('api') };
+    const ctx = ctxFor('api');
     await writer.write('deploy', ctx);
     const next = (await read('apiDbPassword'))!;
     await writer.write('rollback', ctx);
@@ -202,9 +199,9 @@ describe('no password leaks', () => {
     const capture = (p: Promise<unknown>) => p.then(() => expect.unreachable('should have failed'), (err: unknown) => errors.push(err));
     // The role is gone (a Postgres error), then the server is unreachable (a socket error).
     await admin('DROP ROLE caracalsts');
-    await capture(writer.write('deploy', { rotationId: newRotationId(), plan: planFor('sts') }));
+    await capture(writer.write('deploy', ctxFor('sts')));
     await store.write('postgresAdminUrl', `postgres://postgres:${adminPassword}@127.0.0.1:1/postgres`);
-    await capture(writer.write('deploy', { rotationId: newRotationId(), plan: planFor('api') }));
+    await capture(writer.write('deploy', ctxFor('api')));
     await store.write('postgresAdminUrl', 'not a url');
     await capture(writer.write('rollback', ctx));
     expect(errors).toHaveLength(3);
@@ -249,9 +246,6 @@ describe('helpers', () => {
     expect(createHash('sha256').update(clientKey).digest().equals(storedKey)).toBe(true);
   });
 
-  it('renders a URL template', () => {
-    expect(renderUrlTemplate('postgres://{user}:{password}@h/db', 'caracalapi', 'ab12')).toBe('postgres://caracalapi:ab12@h/db');
-  });
 });
 
 async function walk(root: string): Promise<string[]> {

@@ -1,14 +1,17 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
-import type { postgresRoleTargetSchema } from '@caracal-rotation/contracts';
+import type { Phase } from '@caracal-rotation/contracts';
 import { keyIdOf, type SecretStore } from '@caracal-rotation/secrets';
+import { TransientError } from '@caracal-rotation/bus';
 import pg from 'pg';
-import type { z } from 'zod';
-import type { MaterialWriter, WriteContext, WriteOutcome } from './material-writer.js';
-import type { Phase } from './types.js';
+import type { PhaseOutcome } from '../rotation-record.js';
+import { WriteRefused, type MaterialWriter, type WriteContext } from './material-writer.js';
 import { RotationHistory } from './rotation-history.js';
-import { WriteRefused } from './write-refused.js';
+import { withPassword } from './url-password.js';
 
-export type PostgresRoleTarget = z.infer<typeof postgresRoleTargetSchema>;
+export interface PostgresRoleTarget {
+  /** The store file holding Caracal's admin database URL (the `caracal` role can ALTER every role). */
+  admin_url_file: string;
+}
 
 export interface PostgresRoleWriterOptions {
   /** Connect timeout of the admin connection. */
@@ -49,23 +52,27 @@ export class PostgresRoleWriter implements MaterialWriter {
     this.history = new RotationHistory(store);
   }
 
-  async write(phase: Phase, { rotationId, plan }: WriteContext): Promise<WriteOutcome> {
+  async write(phase: Phase, { rotationId, plan, entry }: WriteContext): Promise<PhaseOutcome> {
     if (phase === 'stage') throw new WriteRefused(`${plan.material}: a Postgres role holds one password, so there is no stage phase (overlap must be none)`);
     if (!plan.secret) throw new WriteRefused(`${plan.material} has no secret file in its plan`);
-    if (!plan.role) throw new WriteRefused(`${plan.material} names no role in its plan; the postgres-role writer rotates one role at a time`);
-    const role = this.roleName(plan.role);
+    const dbRole = plan.role ? entry.roles?.[plan.role]?.db_role : undefined;
+    if (!dbRole) throw new WriteRefused(`${plan.material}: the catalog knows no Postgres role for ${plan.role ?? '(none)'}`);
+    const role = dbRole;
     const file = plan.secret.file;
     const derived = plan.derived;
 
     const before = await this.history.snapshot(rotationId, file, derived);
     const next = await this.history.newValue(rotationId, file, plan.format);
-    const location = this.store.pathOf(file);
+    const location = this.store.location(file);
 
     switch (phase) {
       case 'deploy':
         await this.setPassword(role, next);
         await this.store.write(file, next);
-        for (const name of derived) await this.store.write(name, this.render(role, next));
+        for (const name of derived) {
+          const url = before.companions.get(name);
+          if (url) await this.store.write(name, withPassword(url, next));
+        }
         return { new: { kid: keyIdOf(next), location }, previous: { kid: keyIdOf(before.primary) }, changed: true };
       case 'retire':
         // The old password stopped working at deploy; Postgres keeps no second one.
@@ -77,18 +84,9 @@ export class PostgresRoleWriter implements MaterialWriter {
     }
   }
 
-  /** `caracal{role}` → `caracalapi`. */
-  roleName(catalogRole: string): string {
-    return this.target.role_template.replaceAll('{role}', catalogRole);
-  }
-
-  private render(role: string, password: string): string {
-    return renderUrlTemplate(this.target.database_url_template, role, password);
-  }
-
   private async adminUrl(): Promise<string> {
     const url = await this.store.read(this.target.admin_url_file);
-    if (!url) throw new WriteRefused(`the Postgres admin URL file ${this.store.pathOf(this.target.admin_url_file)} is missing or empty`);
+    if (!url) throw new WriteRefused(`the Postgres admin URL ${this.store.location(this.target.admin_url_file)} is missing or empty`);
     return url;
   }
 
@@ -111,8 +109,8 @@ export class PostgresRoleWriter implements MaterialWriter {
       try {
         await client.connect();
       } catch (err) {
-        // Retried: the server may be restarting.
-        throw new Error(`cannot connect to Postgres with ${this.target.admin_url_file} to set the password of role ${role} (${errorCode(err)})`);
+        // Retried for minutes: the server may be restarting.
+        throw new TransientError(`cannot connect to Postgres with ${this.target.admin_url_file} to set the password of role ${role} (${errorCode(err)})`);
       }
       const literal = passwordLiteral(password);
       try {
@@ -133,15 +131,6 @@ export class PostgresRoleWriter implements MaterialWriter {
       await client.end().catch(() => undefined);
     }
   }
-}
-
-/**
- * Fills a connection-URL template: `{user}` and `{password}`, percent-encoded
- * (a no-op for Caracal's role names and hex passwords). The sandbox's
- * bootstrap renders the same way.
- */
-export function renderUrlTemplate(template: string, user: string, password: string): string {
-  return template.replaceAll('{user}', encodeURIComponent(user)).replaceAll('{password}', encodeURIComponent(password));
 }
 
 /** A pg or socket error's code (SQLSTATE or errno name), never its message. */

@@ -1,6 +1,6 @@
+import type { Plan } from '@caracal-rotation/contracts';
 import { SecretsError, type SecretStore } from '@caracal-rotation/secrets';
 import { generateValue } from './generate-value.js';
-import type { Plan } from './types.js';
 
 const BEFORE = 'before';
 const NEW = 'new';
@@ -29,7 +29,7 @@ export class RotationHistory {
     const meta = { rotationId, phase: BEFORE };
     if (!(await this.store.findVersion(primary, meta))) {
       const current = await this.store.read(primary);
-      if (!current) throw new SecretsError('secret_file_missing', `${this.store.pathOf(primary)} has no current value to rotate`);
+      if (!current) throw new SecretsError('secret_file_missing', `${this.store.location(primary)} has no current value to rotate`);
       for (const name of companions) {
         const value = await this.store.read(name);
         if (value) await this.store.recordVersion(name, value, meta);
@@ -44,17 +44,17 @@ export class RotationHistory {
     return { primary: (await this.recorded(primary, rotationId, BEFORE))!, companions: recorded };
   }
 
-  /** The rotation's new value: generated once, then always read back from the history. */
-  async newValue(rotationId: string, file: string, format: Plan['format']): Promise<string> {
-    const existing = await this.recorded(file, rotationId, NEW);
+  /** A value the rotation made (`new`, or a rollback's fresh one): generated once, then always read back from the history. */
+  async newValue(rotationId: string, file: string, format: Plan['format'], step: string = NEW): Promise<string> {
+    const existing = await this.recorded(file, rotationId, step);
     if (existing) return existing;
     try {
-      await this.store.recordVersion(file, generateValue(format), { rotationId, phase: NEW });
+      await this.store.recordVersion(file, generateValue(format), { rotationId, phase: step });
     } catch (err) {
       // Another replica recorded its value first; use that one.
       if (!(err instanceof SecretsError && err.code === 'history_conflict')) throw err;
     }
-    return (await this.recorded(file, rotationId, NEW))!;
+    return (await this.recorded(file, rotationId, step))!;
   }
 
   /** Puts the files back exactly as the snapshot found them; a companion that did not exist is removed. */

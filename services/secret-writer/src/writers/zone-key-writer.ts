@@ -1,105 +1,78 @@
-import { keyInvalidationFields, fieldArgs } from '@caracal-rotation/caracal-protocol';
-import type { RedisClient } from '@caracal-rotation/bus';
-import { caracalStreams, zoneRotationStateKey, type HoldersConfig } from '@caracal-rotation/contracts';
+import { TransientError } from '@caracal-rotation/bus';
+import { fetchZoneJwks, rotateZoneSigningKey } from '@caracal-rotation/caracal-client';
+import type { HoldersConfig, Phase } from '@caracal-rotation/contracts';
 import type { SecretStore } from '@caracal-rotation/secrets';
-import type { MaterialWriter, WriteContext, WriteOutcome } from './material-writer.js';
-import { stsClient, type StsClient } from './sts-client.js';
-import type { Phase } from './types.js';
-import { WriteRefused } from './write-refused.js';
-
-const STATE_TTL_SECONDS = 30 * 24 * 3600;
+import type { PhaseOutcome } from '../rotation-record.js';
+import { WriteRefused, type MaterialWriter, type WriteContext } from './material-writer.js';
 
 /**
- * Rotates a zone's signing key inside the STS (writer `sts-zone-key`). The
- * STS generates and seals the key; this writer asks for the rotation, keeps
- * the JWKS overlap until retirement, and then retires the previous key.
+ * Rotates a zone's signing key through the one route Caracal has for it,
+ * `POST /internal/zones/{z}/signing-key/rotate` on the STS
+ * (services/sts/internal/server.go), with STS_ADMIN_TOKEN from the store.
  *
- * Idempotency: the old kid is recorded before anything changes, and the STS
- * is asked to rotate only while the zone's active kid is still that old kid,
- * so a retried deploy never rotates twice.
+ * - deploy: the active kid is noted in the rotation's record first; a retry
+ *   that finds another kid active knows the STS already rotated and does not
+ *   rotate again (a second rotation would drop the first previous key from
+ *   the JWKS early, breaking mandates it signed).
+ * - retire: nothing to call. The STS keeps listing the previous key for 24 h
+ *   and then drops it by itself (services/sts/internal/db.go).
+ * - rollback: impossible; the plan says so and this writer refuses.
  */
 export class ZoneKeyWriter implements MaterialWriter {
-  private readonly sts: StsClient;
-  private readonly jwksUrl: string;
-
   constructor(
     private readonly store: SecretStore,
     private readonly holders: HoldersConfig,
-    private readonly redis: RedisClient,
-    private readonly streamPrefix: string,
-  ) {
-    const target = holders.zones ?? { sts: 'sts', admin_token_file: 'stsAdminToken', canary_ttl_seconds: 3600 };
-    const sts = holders.holders[target.sts];
-    if (!sts) throw new Error(`holder ${target.sts} (the STS of zone keys) is not in CARACAL_HOLDERS`);
-    this.jwksUrl = new URL('/.well-known/jwks.json', sts.url).toString();
-    this.sts = stsClient(sts.url, async () => {
-      const token = await store.read(target.admin_token_file);
-      if (!token) throw new WriteRefused(`${store.pathOf(target.admin_token_file)} (STS_ADMIN_TOKEN) is missing`);
-      return token;
-    });
+  ) {}
+
+  private stsUrl(): string {
+    const sts = this.holders.services.sts;
+    if (!sts) throw new WriteRefused('the holders file lists no sts service: zone keys rotate on the STS');
+    return sts.url;
   }
 
-  async write(phase: Phase, { rotationId, plan }: WriteContext): Promise<WriteOutcome> {
-    const zone = plan.zone_id;
-    if (!zone) throw new WriteRefused('a zone signing key rotation needs a zone');
-    const stateKey = zoneRotationStateKey(this.streamPrefix, rotationId);
-    const location = `${this.jwksUrl}?zone_id=${encodeURIComponent(zone)}`;
-
-    if (phase === 'rollback') {
-      throw new WriteRefused(
-        `zone ${zone}: a signing key is not rolled back; the previous key keeps verifying through the JWKS until it is retired. Rotate again to replace a bad key.`,
-      );
+  async write(phase: Phase, ctx: WriteContext): Promise<PhaseOutcome> {
+    const zone = ctx.zoneId;
+    if (!zone) throw new WriteRefused(`${ctx.plan.material} needs a zone`);
+    const location = `sts:${zone}`;
+    if (phase === 'retire') {
+      const { oldKid, newKid } = ctx.state.zone ?? {};
+      return { new: { kid: newKid ?? 'unknown', location }, previous: oldKid ? { kid: oldKid } : undefined, changed: false };
     }
-    const old = await this.oldKid(stateKey, zone);
+    if (phase !== 'deploy') throw new WriteRefused(`a zone signing key has no ${phase} phase: ${ctx.plan.rollback.why}`);
 
-    if (phase === 'deploy' || phase === 'stage') {
-      await this.mintCanary(stateKey, zone, rotationId);
-      const next = await this.rotateOnce(stateKey, zone, old);
-      await this.invalidateCaches(zone);
-      return { new: { kid: next, location }, previous: { kid: old }, changed: true };
+    const sts = this.stsUrl();
+    const jwks = await fetchZoneJwks(sts, zone);
+    if (jwks.status >= 500) throw new TransientError(`the JWKS of zone ${zone} answered ${jwks.status}`);
+    const active = jwks.keys[0]?.kid;
+
+    let oldKid = ctx.state.zone?.oldKid;
+    if (oldKid === undefined) {
+      if (jwks.keys.length >= 2 && !ctx.plan.emergency) {
+        throw new WriteRefused(
+          `zone ${zone} was rotated less than 24 h ago (its JWKS still lists the previous key ${jwks.keys[1]!.kid}); rotating again now would drop that key before mandates it signed expire. Request it as an emergency to rotate anyway.`,
+          'recently_rotated',
+        );
+      }
+      oldKid = active ?? 'none';
+      await ctx.note({ zone: { oldKid } });
     }
-
-    const next = await this.redis.hget(stateKey, 'new');
-    if (!next) throw new WriteRefused(`zone ${zone}: nothing records which key this rotation deployed; retire refused`);
-    const outcome = await this.sts.retirePrevious(zone, old);
-    if (outcome === 'conflict') throw new WriteRefused(`zone ${zone}: the STS's previous key is not ${old}; another rotation replaced it`);
-    await this.invalidateCaches(zone);
-    return { new: { kid: next, location }, previous: { kid: old }, changed: true };
-  }
-
-  private async oldKid(stateKey: string, zone: string): Promise<string> {
-    const recorded = await this.redis.hget(stateKey, 'old');
-    if (recorded) return recorded;
-    const active = await this.sts.activeKid(zone);
-    if (!active) throw new WriteRefused(`zone ${zone} has no signing key in the STS`);
-    await this.redis.hsetnx(stateKey, 'old', active);
-    await this.redis.expire(stateKey, STATE_TTL_SECONDS);
-    return (await this.redis.hget(stateKey, 'old'))!;
-  }
-
-  /** A mandate signed with the old key, so the verifier can prove it verifies during the overlap and fails after. */
-  private async mintCanary(stateKey: string, zone: string, rotationId: string): Promise<void> {
-    if (await this.redis.hexists(stateKey, 'canary')) return;
-    const ttl = this.holders.zones?.canary_ttl_seconds ?? 3600;
-    await this.redis.hsetnx(stateKey, 'canary', await this.sts.mintMandate(zone, `rotation-canary:${rotationId}`, ttl));
-  }
-
-  private async rotateOnce(stateKey: string, zone: string, old: string): Promise<string> {
-    const recorded = await this.redis.hget(stateKey, 'new');
-    if (recorded) return recorded;
-    const active = await this.sts.activeKid(zone);
-    // Still the old key: rotate. Otherwise an earlier attempt rotated and died before recording.
-    const next = active === old ? await this.sts.rotate(zone) : active;
-    if (!next) throw new WriteRefused(`zone ${zone} lost its signing key during the rotation`);
-    await this.redis.hsetnx(stateKey, 'new', next);
-    return (await this.redis.hget(stateKey, 'new'))!;
-  }
-
-  /** `caracal.keys.invalidate {zone_id}` clears the STS replicas' key caches. */
-  private async invalidateCaches(zone: string): Promise<void> {
-    const stream = caracalStreams(this.holders.caracal_namespace).keysInvalidate;
-    const key = await this.store.read('streamsHmacKey');
-    if (!key) return;
-    await this.redis.xadd(stream, '*', ...fieldArgs(keyInvalidationFields(stream, key, zone)));
+    let newKid = ctx.state.zone?.newKid;
+    if (!newKid) {
+      if (active && active !== oldKid) {
+        newKid = active;
+      } else {
+        const token = await this.store.read(this.holders.zones?.admin_token_file ?? 'stsAdminToken');
+        if (!token) throw new WriteRefused(`the STS admin token ${this.store.location(this.holders.zones?.admin_token_file ?? 'stsAdminToken')} is missing`);
+        try {
+          newKid = (await rotateZoneSigningKey(sts, token, zone)).kid;
+        } catch (err) {
+          // A zone the STS never heard of fails inside the STS; its JWKS said so first.
+          if (jwks.status === 404 && err instanceof TransientError) throw new WriteRefused(`the STS could not rotate zone ${zone}, which has no signing key yet: is it a zone of this Caracal?`, 'unknown_zone');
+          throw err instanceof TransientError || err instanceof WriteRefused ? err : new WriteRefused((err as Error).message);
+        }
+      }
+      await ctx.note({ zone: { oldKid, newKid } });
+    }
+    return { new: { kid: newKid, location }, previous: oldKid === 'none' ? undefined : { kid: oldKid }, changed: true };
   }
 }

@@ -2,13 +2,17 @@ import { chmod, mkdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
 import { errnoCode, fsyncDir } from './fs-util.js';
-import { HISTORY_DIR, VersionHistory, type RecordResult, type VersionInfo, type VersionMeta } from './history.js';
+import { FileRotationRecords } from './file-records.js';
+import { HISTORY_DIR, VersionHistory } from './history.js';
 import { secretIdOf } from './ids.js';
 import { assertSecretName, previousName } from './names.js';
+import type { RotationRecord, StoredRotationRecord } from './records.js';
 import { assertSafeSecretsDir } from './safety.js';
+import type { SecretStore, WriteResult } from './secret-store.js';
 import { assertStorableValue } from './value.js';
+import type { RecordResult, VersionInfo, VersionMeta } from './versions.js';
 
-export interface SecretStoreOptions {
+export interface FileSecretStoreOptions {
   /** The secrets directory (see resolveSecretsDir). */
   dir: string;
   /** Agent workspace roots the directory must not lie in. */
@@ -18,25 +22,39 @@ export interface SecretStoreOptions {
 /** Mode of a deployed secret: holders read it, nobody edits it in place. */
 export const SECRET_FILE_MODE = 0o444;
 
+/** A write to the file store also says which file it replaced. */
+export interface FileWriteResult extends WriteResult {
+  /** The secret's file; the same as `location`. */
+  path: string;
+}
+
 /**
- * The file-backed secret store (DESIGN.md §4): one file per secret, named as
- * Caracal names it, in a private directory, replaced atomically; plus the
- * version history for rollback.
+ * The file-backed secret store (docs/architecture.md §8): one file per
+ * secret, named as Caracal names it, in a private directory, replaced
+ * atomically; plus the version history for rollback and the secret-writer's
+ * rotation records, both in the private `.history` subdirectory.
  *
  * Every mutating call re-checks the directory (assertSafe): a stat and a
  * realpath are cheap next to a rotation, and a directory loosened after start
  * must stop the writer before it puts a new secret there. Reads do not check,
  * because the verifier reads with a read-only view of the same directory.
  */
-export class SecretStore {
+export class FileSecretStore implements SecretStore {
+  readonly kind = 'files' as const;
   readonly dir: string;
   readonly workspaceRoots: readonly string[];
   private readonly history: VersionHistory;
+  private readonly records: FileRotationRecords;
 
-  constructor(opts: SecretStoreOptions) {
+  constructor(opts: FileSecretStoreOptions) {
     this.dir = path.resolve(opts.dir);
     this.workspaceRoots = [...(opts.workspaceRoots ?? [])];
     this.history = new VersionHistory(path.join(this.dir, HISTORY_DIR));
+    this.records = new FileRotationRecords(path.join(this.dir, HISTORY_DIR));
+  }
+
+  async ensureReady(): Promise<void> {
+    await this.ensureDir();
   }
 
   /** Creates the directory (0700, with parents) when missing, then checks it. */
@@ -56,6 +74,11 @@ export class SecretStore {
   pathOf(name: string): string {
     assertSecretName(name);
     return path.join(this.dir, name);
+  }
+
+  /** The secret's file path. */
+  location(name: string): string {
+    return this.pathOf(name);
   }
 
   /** `streamsHmacKey` → `streamsHmacKeyPrevious`, the overlap-window file. */
@@ -81,12 +104,12 @@ export class SecretStore {
    * Atomically replaces the secret (see writeFileAtomic) and returns where it
    * lives and its id, which is what events and the projection record.
    */
-  async write(name: string, value: string): Promise<{ path: string; kid: string }> {
+  async write(name: string, value: string): Promise<FileWriteResult> {
     assertSecretName(name);
     assertStorableValue(value, name);
     await this.assertSafe();
     const file = await writeFileAtomic(this.dir, name, value, SECRET_FILE_MODE);
-    return { path: file, kid: secretIdOf(value) };
+    return { location: file, path: file, kid: secretIdOf(value) };
   }
 
   /** Removes the secret if present; removing an absent secret succeeds (retries are normal). */
@@ -124,5 +147,19 @@ export class SecretStore {
   /** The value of a recorded version, by id; undefined when there is none. */
   async readVersion(name: string, kid: string): Promise<string | undefined> {
     return this.history.read(name, kid);
+  }
+
+  async readRecord(rotationId: string): Promise<StoredRotationRecord | undefined> {
+    return this.records.read(rotationId);
+  }
+
+  async writeRecord(record: RotationRecord, expectedRevision = 0): Promise<StoredRotationRecord> {
+    await this.assertSafe();
+    return this.records.write(record, expectedRevision);
+  }
+
+  async pruneRecords(olderThan: Date): Promise<number> {
+    await this.assertSafe();
+    return this.records.prune(olderThan);
   }
 }

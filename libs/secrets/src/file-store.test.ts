@@ -3,19 +3,19 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SecretStore, SecretsError, generateKeyHex, keyIdOf } from './index.js';
+import { FileSecretStore, SecretsError, generateKeyHex, keyIdOf } from './index.js';
 
 const KEY = '4f1c2b9e8d7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6';
 
-describe('SecretStore', () => {
+describe('FileSecretStore', () => {
   let tmp: string;
   let dir: string;
-  let store: SecretStore;
+  let store: FileSecretStore;
 
   beforeEach(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'secrets-store-'));
     dir = path.join(tmp, 'caracal', 'secrets');
-    store = new SecretStore({ dir });
+    store = new FileSecretStore({ dir });
   });
   afterEach(async () => {
     await rm(tmp, { recursive: true, force: true });
@@ -30,7 +30,8 @@ describe('SecretStore', () => {
   it('writes atomically: 0444 file, exact content, key id, no temp files left', async () => {
     await store.ensureDir();
     const result = await store.write('streamsHmacKey', KEY);
-    expect(result).toEqual({ path: path.join(dir, 'streamsHmacKey'), kid: '2f0ea5fb355bfdf5' });
+    expect(result).toEqual({ location: path.join(dir, 'streamsHmacKey'), path: path.join(dir, 'streamsHmacKey'), kid: '2f0ea5fb355bfdf5' });
+    expect(store.location('streamsHmacKey')).toBe(result.location);
     expect((await stat(result.path)).mode & 0o777).toBe(0o444);
     expect(await readFile(result.path, 'utf8')).toBe(KEY);
     expect(await store.read('streamsHmacKey')).toBe(KEY);

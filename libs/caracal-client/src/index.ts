@@ -1,0 +1,18 @@
+export { CARACAL_ROUTES, type CaracalRoute, type CaracalRouteName, type CaracalServiceName } from './routes.js';
+export { CARACAL_PROBES, type CaracalProbe, type CaracalProbeName } from './probes.js';
+export { observeCaracalRequests, type CaracalRequestName, type CaracalRequestListener } from './observe.js';
+export { caracalRequest, routeUrl, unexpectedAnswer, type CaracalRequest, type CaracalResponse } from './http.js';
+export { probeReady, type Readiness } from './ready.js';
+export { readMetrics, parsePrometheusText, counterOf, type Counters } from './metrics.js';
+export { probeAdminToken, probeCoordinatorToken, type TokenVerdict } from './tokens.js';
+export { fetchPolicyStatus, type PolicyStatus } from './policy-status.js';
+export { gatewaySignedHeaders, GATEWAY_REQUEST_HEADER, GATEWAY_SIGNATURE_HEADER, GATEWAY_TIMESTAMP_HEADER } from './gateway-signature.js';
+export { listZonesPage, MAX_ZONE_PAGE, type ZonePage } from './zones.js';
+export { fetchZoneJwks, rotateZoneSigningKey, type ZoneJwk, type JwksAnswer } from './sts.js';
+export { mintReadOnlyAdminToken } from './admin-tokens.js';
+export { auditKeyProbe, auditBacklog, auditDeadLettersSince, type AuditProbeVerdict, type AuditBacklog } from './audit-probe.js';
+export { publishRevocationProbe, publishPolicyInvalidation, groupHasProcessed, probeId } from './stream-probes.js';
+export { compareStreamIds, PROBE_PREFIX } from './stream-ids.js';
+export { postgresLogin, countRowsNotOnKek, countSealedRows, SEALED_COLUMNS, INVALID_PASSWORD, type LoginResult, type SealedCount } from './postgres.js';
+export { redisAuth, type AuthResult } from './redis-auth.js';
+export { runKekReseal, parseResealOutput, type ResealJob, type ResealOutcome, type ResealReport } from './kek-reseal.js';
