@@ -1,22 +1,33 @@
-import type { HolderRoll, HoldersConfig, Phase, Plan } from '@caracal-rotation/contracts';
+import type { HolderRoll, HoldersConfig, Phase, ServiceHolder } from '@caracal-rotation/contracts';
+import { isOrchestratorHolder } from '@caracal-rotation/lifecycle';
 import { rollHolder, type RollOptions } from './roll-holder.js';
 
 /**
- * Rolls the plan's holders group by group (a group restarts together). When
- * a holder fails, later groups are not touched, so a bad value spreads no
- * further; a rollback rolls every holder regardless, to restore them all.
+ * Rolls the plan's groups one after another (a group restarts together).
+ * When a holder fails, later groups are not touched, so a bad value spreads
+ * no further; a rollback rolls every holder regardless, to restore them all.
+ * The orchestrator's own services (holders of its bus key) are not
+ * restarted: `reload` waits until they have loaded the key.
  */
-export async function rollPlan(plan: Plan, phase: Phase, holders: HoldersConfig, opts: RollOptions): Promise<HolderRoll[]> {
-  const groups = new Map<number, string[]>();
-  for (const h of plan.holders) groups.set(h.roll_group, [...(groups.get(h.roll_group) ?? []), h.service]);
+export async function rollGroups(
+  groups: string[][],
+  phase: Phase,
+  holders: HoldersConfig,
+  writtenAt: Date,
+  opts: RollOptions,
+  reload: (services: string[]) => Promise<HolderRoll[]>,
+): Promise<HolderRoll[]> {
+  const services: Partial<Record<string, ServiceHolder>> = holders.services;
   const results: HolderRoll[] = [];
   let stopped = false;
-  for (const [, services] of [...groups.entries()].sort(([a], [b]) => a - b)) {
+  for (const names of groups) {
     if (stopped) {
-      results.push(...services.map((service) => ({ service, restarted_at: null, ready_at: null, attempts: 0, ok: false, error: 'not rolled: an earlier holder failed' })));
+      results.push(...names.map((service) => ({ service, restarted_at: null, ready_at: null, attempts: 0, ok: false, error: 'not rolled: an earlier holder failed' })));
       continue;
     }
-    const rolled = await Promise.all(services.map((s) => rollHolder(s, holders.holders[s], opts)));
+    const ours = names.filter(isOrchestratorHolder);
+    const theirs = names.filter((n) => !isOrchestratorHolder(n));
+    const rolled = [...(await Promise.all(theirs.map((s) => rollHolder(s, services[s], writtenAt, opts)))), ...(ours.length ? await reload(ours) : [])];
     results.push(...rolled);
     if (phase !== 'rollback' && rolled.some((r) => !r.ok)) stopped = true;
   }

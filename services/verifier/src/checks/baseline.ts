@@ -1,59 +1,88 @@
-import { randomUUID } from 'node:crypto';
-import { bearer, eventually, httpJson, memberUrl, type CheckRegistry } from './context.js';
+import { auditBacklog, auditDeadLettersSince, auditKeyProbe, fetchPolicyStatus, probeId, probeReady, publishRevocationProbe } from '@caracal-rotation/caracal-client';
+import { CARACAL_FILES } from '../caracal-files.js';
+import { fail, pass, until, type Check } from './context.js';
+import { changes, restartedBetween, sampleCounter, sampleCounters, serviceUrl } from './fleet.js';
 
-/** What the seed asks after every rotation: /ready, audit ingestion, revocation propagation, the Gateway exchange. */
-export const baselineChecks: CheckRegistry = {
-  async holders_ready(ctx) {
-    const problems = ctx.rolled.filter((h) => !h.ok).map((h) => `${h.service}: ${h.error ?? 'not rolled'}`);
-    for (const { service } of ctx.plan.holders) {
-      if (ctx.rolled.some((h) => h.service === service && !h.ok)) continue;
-      const { status, body } = await httpJson(`${memberUrl(ctx, service)}/ready`).catch((err: Error) => ({ status: 0, body: { error: err.message } }));
-      if (status !== 200) problems.push(`${service}: /ready answered ${status} ${JSON.stringify(body).slice(0, 200)}`);
+/** `GET /ready` of every service (and every listed replica) in the holders file. */
+export const holdersReady: Check = async (ctx) => {
+  const answers: string[] = [];
+  const problems: string[] = [];
+  for (const [service, holder] of Object.entries(ctx.holders.services)) {
+    if (!holder) continue;
+    for (const url of holder.instances?.length ? holder.instances : [holder.url]) {
+      const r = await probeReady(url, { signal: ctx.signal });
+      if (r.ready) answers.push(service);
+      else problems.push(`${service} (${url}): ${r.status === 0 ? r.answer : `${r.status} ${r.answer}`}`);
     }
-    return problems.length ? { ok: false, detail: problems.join('; ') } : { ok: true, detail: `${ctx.plan.holders.length} holders ready` };
-  },
-
-  async audit_ingest(ctx) {
-    const token = await ctx.material.current('CARACAL_ADMIN_TOKEN');
-    const id = `rotation-canary-${randomUUID()}`;
-    const posted = await httpJson(`${memberUrl(ctx, 'api')}/v1/audit/events`, {
-      method: 'POST',
-      headers: { ...bearer(token), 'content-type': 'application/json' },
-      body: JSON.stringify({ id, event: { type: 'rotation.canary', rotation_id: ctx.rotationId, phase: ctx.phase } }),
-    });
-    if (posted.status !== 202) return { ok: false, detail: `API refused the audit event: ${posted.status}` };
-    const outcome = await eventually(ctx, async () => {
-      const { body } = await httpJson(`${memberUrl(ctx, 'audit')}/internal/audit/events/${id}`);
-      return body.ingested === true ? 'ingested' : body.dead_lettered === true ? 'dead-lettered' : undefined;
-    });
-    return outcome === 'ingested'
-      ? { ok: true, detail: `audit event ${id} ingested` }
-      : { ok: false, detail: `audit event from the API was ${outcome ?? 'not ingested in time'} (audit DLQ: hmac_verify_failed)` };
-  },
-
-  async revocation_propagation(ctx) {
-    const token = await ctx.material.current('CARACAL_ADMIN_TOKEN');
-    const session = { zone_id: 'rotation-canary', session_id: randomUUID(), reason: `rotation ${ctx.rotationId} ${ctx.phase}` };
-    const posted = await httpJson(`${memberUrl(ctx, 'api')}/v1/sessions/revoke`, {
-      method: 'POST',
-      headers: { ...bearer(token), 'content-type': 'application/json' },
-      body: JSON.stringify(session),
-    });
-    if (posted.status !== 202) return { ok: false, detail: `API refused the canary revocation: ${posted.status}` };
-    const missing: string[] = [];
-    for (const member of ['sts', 'gateway']) {
-      const seen = await eventually(ctx, async () => {
-        const { body } = await httpJson(`${memberUrl(ctx, member)}/internal/sessions/revoked?zone_id=${session.zone_id}&session_id=${session.session_id}`);
-        return body.revoked === true ? true : undefined;
-      });
-      if (!seen) missing.push(member);
-    }
-    return missing.length ? { ok: false, detail: `canary revocation not applied by ${missing.join(' and ')}` } : { ok: true, detail: 'canary revocation applied by sts and gateway' };
-  },
-
-  async gateway_exchange(ctx) {
-    const token = await ctx.material.current('CARACAL_ADMIN_TOKEN');
-    const { status, body } = await httpJson(`${memberUrl(ctx, 'gateway')}/internal/exchange`, { method: 'POST', headers: bearer(token) });
-    return status === 200 ? { ok: true, detail: 'gateway exchange with STS succeeded' } : { ok: false, detail: `gateway exchange failed: ${status} ${JSON.stringify(body).slice(0, 200)}` };
-  },
+  }
+  return problems.length ? fail(`not ready: ${problems.join('; ')}`) : pass(`ready: ${answers.join(', ')}`);
 };
+
+const HMAC_FAILURES = 'caracal_audit_hmac_failures_total';
+
+/**
+ * Audit ingestion goes on: the Audit consumer answers a probe signed with
+ * the current AUDIT_HMAC_KEY, its group's pending count comes back to 0, no
+ * real event reaches the DLQ meanwhile and its HMAC failure counter stays
+ * flat (services/audit/internal/consumer.go).
+ */
+export const auditIngest: Check = async (ctx) => {
+  const start = await auditBacklog(ctx.caracalRedis, ctx.caracal);
+  const before = await sampleCounter(ctx, 'audit', HMAC_FAILURES);
+  const probe = await auditKeyProbe(ctx.caracalRedis, ctx.caracal, await ctx.material.credential(CARACAL_FILES.auditKey), { deadline: ctx.deadline, pollMs: ctx.pollMs, signal: ctx.signal });
+  const drained = await until(ctx, async () => ((await auditBacklog(ctx.caracalRedis, ctx.caracal)).pending === 0 ? true : undefined));
+  const pending = (await auditBacklog(ctx.caracalRedis, ctx.caracal)).pending;
+  const dead = await auditDeadLettersSince(ctx.caracalRedis, ctx.caracal, start.dlqLastId);
+  const after = await sampleCounter(ctx, 'audit', HMAC_FAILURES);
+  const grew = [...after.entries()].filter(([url, v]) => v > (before.get(url) ?? 0));
+  const problems = [
+    ...(probe.verdict === 'accepted' ? [] : [`probe signed with the current key: ${probe.verdict === 'no_answer' ? 'no answer from the Audit consumer' : `${probe.verdict} (${probe.reason})`}`]),
+    ...(drained ? [] : [`audit-ingestor still has ${pending} pending entries`]),
+    ...(dead.length ? [`${dead.length} events reached the DLQ meanwhile (${[...new Set(dead)].join(', ')})`] : []),
+    ...(grew.length ? [`${HMAC_FAILURES} grew: ${changes(before, after)}`] : []),
+  ];
+  const seen = `pending ${start.pending}→${pending}, DLQ ${start.dlqLength} entries, ${HMAC_FAILURES} ${changes(before, after)}`;
+  return problems.length ? fail(`${problems.join('; ')} (${seen})`) : pass(`the Audit consumer answered a probe signed with the current key; ${seen}`);
+};
+
+const MESSAGES = 'caracal_gateway_revocation_messages_total';
+const INVALID = 'caracal_gateway_revocation_invalid_signatures_total';
+
+/**
+ * Every gateway replica applies a revocation signed with the current
+ * STREAMS_HMAC_KEY and rejects none (services/gateway/internal/revocations.go).
+ */
+export const revocationPropagation: Check = async (ctx) => {
+  const before = await sampleCounters(ctx, 'gateway', [MESSAGES, INVALID]);
+  const { entryId } = await publishRevocationProbe(ctx.caracalRedis, ctx.caracal, await ctx.material.credential(CARACAL_FILES.streamsKey));
+  let after = before;
+  const applied = await until(ctx, async () => {
+    after = await sampleCounters(ctx, 'gateway', [MESSAGES, INVALID]);
+    return [...after[MESSAGES].entries()].every(([url, v]) => v > (before[MESSAGES].get(url) ?? 0)) ? true : undefined;
+  });
+  const invalidGrew = [...after[INVALID].entries()].filter(([url, v]) => v > (before[INVALID].get(url) ?? 0));
+  const restarted = restartedBetween(before[MESSAGES], after[MESSAGES]);
+  const seen = `probe ${entryId}: ${MESSAGES} ${changes(before[MESSAGES], after[MESSAGES])}; ${INVALID} ${changes(before[INVALID], after[INVALID])}`;
+  if (restarted.length) return fail(`a gateway restarted during the check (${restarted.join(', ')}); ${seen}`);
+  if (!applied) return fail(`not every gateway applied the revocation probe; ${seen}`);
+  if (invalidGrew.length) return fail(`a gateway rejected revocation messages for their signature; ${seen}`);
+  return pass(seen);
+};
+
+const EXCHANGE_ERRORS = 'caracal_gateway_sts_exchange_errors_total';
+
+/**
+ * The STS takes a request signed as the gateway signs, with the current
+ * GATEWAY_STS_HMAC_KEY (services/sts/internal/simulation.go
+ * handlePolicyStatus), and the gateway counts no failed exchange meanwhile.
+ */
+export const gatewayExchange: Check = async (ctx) => {
+  const before = await sampleCounter(ctx, 'gateway', EXCHANGE_ERRORS);
+  const status = await fetchPolicyStatus(serviceUrl(ctx, 'sts'), await ctx.material.credential(CARACAL_FILES.gatewayKey), probeId(), { signal: ctx.signal });
+  const after = await sampleCounter(ctx, 'gateway', EXCHANGE_ERRORS);
+  const grew = [...after.entries()].some(([url, v]) => v > (before.get(url) ?? 0));
+  const seen = `signed policy status answered ${status.status}; ${EXCHANGE_ERRORS} ${changes(before, after)}`;
+  return status.status === 200 && !grew ? pass(seen) : fail(seen);
+};
+
+export const BASELINE = { holders_ready: holdersReady, audit_ingest: auditIngest, revocation_propagation: revocationPropagation, gateway_exchange: gatewayExchange };

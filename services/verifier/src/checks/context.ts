@@ -1,61 +1,64 @@
 import type { RedisClient } from '@caracal-rotation/bus';
 import type { CaracalStreams, CheckName, HolderRoll, HoldersConfig, Phase, Plan } from '@caracal-rotation/contracts';
-import type { MaterialReader } from '../material-reader.js';
+import type { MaterialValues } from '../material-values.js';
 
+/** Everything a check may use; it answers for one phase of one rotation. */
 export interface CheckContext {
   rotationId: string;
   phase: Phase;
   plan: Plan;
-  rolled: readonly HolderRoll[];
-  /** Key id of the material holders use now, and of the other one (before the rotation, or the abandoned one after a rollback). */
-  currentKid: string;
-  otherKid: string | undefined;
+  /** The zone of a zone-key rotation (a batch child's own zone). */
+  zoneId: string | undefined;
+  /** The event's `new.kid` and `previous.kid`: which value is new and which is old. */
+  newKid: string | undefined;
+  previousKid: string | undefined;
+  /** The holders the roller restarted; undefined when the phase went straight from written to verification. */
+  rolled: readonly HolderRoll[] | undefined;
   holders: HoldersConfig;
   caracal: CaracalStreams;
-  redis: RedisClient;
-  material: MaterialReader;
-  /** Prefix of the rotation streams; keys shared with the secret-writer derive from it. */
+  /** Caracal's Redis: its streams and its password. */
+  caracalRedis: RedisClient;
+  /** The orchestrator's bus: the bus-key reports. */
+  busRedis: RedisClient;
   streamPrefix: string;
-  timeoutMs: number;
+  material: MaterialValues;
+  /** When the check must have answered (epoch ms), and the signal that fires then. */
+  deadline: number;
+  signal: AbortSignal;
   pollMs: number;
+  zoneConcurrency: number;
 }
 
 export interface CheckOutcome {
   ok: boolean;
+  /** Ids, fingerprints, status codes and counters only: never a secret value. */
   detail: string;
 }
 
 export type Check = (ctx: CheckContext) => Promise<CheckOutcome>;
-export type CheckRegistry = Partial<Record<CheckName, Check>>;
+export type CheckRegistry = Readonly<Record<CheckName, Check>>;
 
-/** The base URL of a fleet member, or an error naming what to configure. */
-export function memberUrl(ctx: CheckContext, service: string): string {
-  const holder = ctx.holders.holders[service];
-  if (!holder) throw new Error(`${service} is not in CARACAL_HOLDERS, so it cannot be checked`);
-  return holder.url;
+export const pass = (detail: string): CheckOutcome => ({ ok: true, detail });
+export const fail = (detail: string): CheckOutcome => ({ ok: false, detail });
+
+export function requireNewKid(ctx: CheckContext): string {
+  if (!ctx.newKid) throw new Error('the event names no new kid, so the new value cannot be told apart');
+  return ctx.newKid;
 }
 
-/** Polls until `probe` returns a value (not undefined) or the check's time runs out. */
-export async function eventually<T>(ctx: CheckContext, probe: () => Promise<T | undefined>): Promise<T | undefined> {
-  const deadline = Date.now() + ctx.timeoutMs;
+export function requirePreviousKid(ctx: CheckContext): string {
+  if (!ctx.previousKid) throw new Error('the event names no previous kid, so there is no old value to present');
+  return ctx.previousKid;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it returns a value or the check's deadline passes (then undefined). */
+export async function until<T>(ctx: CheckContext, probe: () => Promise<T | undefined>): Promise<T | undefined> {
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() >= deadline) return undefined;
-    await new Promise((r) => setTimeout(r, ctx.pollMs));
+    if (Date.now() + ctx.pollMs >= ctx.deadline || ctx.signal.aborted) return undefined;
+    await sleep(ctx.pollMs);
   }
 }
-
-export async function httpJson(url: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
-  const text = await res.text();
-  let body: Record<string, unknown> = {};
-  try {
-    body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  } catch {
-    body = { text: text.slice(0, 200) };
-  }
-  return { status: res.status, body };
-}
-
-export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });

@@ -1,29 +1,35 @@
-import type { Material } from '@caracal-rotation/contracts';
-import { bearer, httpJson, memberUrl, type CheckContext, type CheckRegistry } from './context.js';
-import { otherValue } from './old-material.js';
+import { probeAdminToken, probeCoordinatorToken } from '@caracal-rotation/caracal-client';
+import { fail, pass, requireNewKid, requirePreviousKid, type Check } from './context.js';
+import { serviceUrl } from './fleet.js';
 
-const PROBES: Record<'CARACAL_ADMIN_TOKEN' | 'CARACAL_COORDINATOR_TOKEN', { member: string; path: string }> = {
-  CARACAL_ADMIN_TOKEN: { member: 'api', path: '/v1/admin/whoami' },
-  CARACAL_COORDINATOR_TOKEN: { member: 'coordinator', path: '/v1/agents' },
+/** The API takes the new admin token: GET /v1/zones?limit=1 → 200 (apps/api/src/auth.ts). */
+export const adminTokenAccepted: Check = async (ctx) => {
+  const kid = requireNewKid(ctx);
+  const r = await probeAdminToken(serviceUrl(ctx, 'api'), await ctx.material.byKid(ctx.plan, kid), { signal: ctx.signal });
+  return r.verdict === 'accepted' ? pass(`token ${kid}: 200`) : fail(`token ${kid}: ${r.status} (${r.verdict}), expected 200`);
 };
 
-async function statusWith(ctx: CheckContext, material: keyof typeof PROBES, token: string): Promise<number> {
-  const probe = PROBES[material];
-  return (await httpJson(`${memberUrl(ctx, probe.member)}${probe.path}`, { headers: bearer(token) })).status;
-}
-
-const accepted = (material: keyof typeof PROBES) => async (ctx: CheckContext) => {
-  const status = await statusWith(ctx, material, await ctx.material.current(material as Material));
-  return { ok: status === 200, detail: `new token answered ${status}` };
-};
-const oldRefused = (material: keyof typeof PROBES) => async (ctx: CheckContext) => {
-  const status = await statusWith(ctx, material, await otherValue(ctx, material));
-  return { ok: status === 401, detail: `old token answered ${status}` };
+/**
+ * The API refuses the old admin token: 401. One request only: Caracal
+ * answers 429 after 60 refusals a minute from one address.
+ */
+export const adminTokenOldRefused: Check = async (ctx) => {
+  const kid = requirePreviousKid(ctx);
+  const r = await probeAdminToken(serviceUrl(ctx, 'api'), await ctx.material.byKid(ctx.plan, kid), { signal: ctx.signal });
+  if (r.verdict === 'rate_limited') return fail(`old token ${kid}: 429, the API is rate-limiting refused tokens from this address, which proves nothing`);
+  return r.verdict === 'refused' ? pass(`old token ${kid}: 401`) : fail(`old token ${kid}: ${r.status}, expected 401`);
 };
 
-export const tokenChecks: CheckRegistry = {
-  admin_token_accepted: accepted('CARACAL_ADMIN_TOKEN'),
-  admin_token_old_refused: oldRefused('CARACAL_ADMIN_TOKEN'),
-  coordinator_token_accepted: accepted('CARACAL_COORDINATOR_TOKEN'),
-  coordinator_token_old_refused: oldRefused('CARACAL_COORDINATOR_TOKEN'),
+/** The coordinator takes its new operator token: GET /stats → 200 (apps/coordinator/src/auth.ts). */
+export const coordinatorTokenAccepted: Check = async (ctx) => {
+  const kid = requireNewKid(ctx);
+  const r = await probeCoordinatorToken(serviceUrl(ctx, 'coordinator'), await ctx.material.byKid(ctx.plan, kid), { signal: ctx.signal });
+  return r.verdict === 'accepted' ? pass(`token ${kid}: 200`) : fail(`token ${kid}: ${r.status}, expected 200`);
+};
+
+/** The coordinator refuses the old token: 403 operator_token_required. */
+export const coordinatorTokenOldRefused: Check = async (ctx) => {
+  const kid = requirePreviousKid(ctx);
+  const r = await probeCoordinatorToken(serviceUrl(ctx, 'coordinator'), await ctx.material.byKid(ctx.plan, kid), { signal: ctx.signal });
+  return r.verdict === 'refused' ? pass(`old token ${kid}: 403`) : fail(`old token ${kid}: ${r.status}, expected 403`);
 };
