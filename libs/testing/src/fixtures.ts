@@ -47,6 +47,8 @@ export async function readStream(redis: Redis | Cluster, stream: string): Promis
  * keys must stay within one slot).
  */
 export async function deleteKeys(redis: Redis | Cluster, prefix: string): Promise<void> {
+  // An empty or one-character prefix would match keys of other test files and of anything else sharing the server.
+  if (prefix.replace(/[{}]/g, '').length < 4) throw new Error(`deleteKeys refuses the prefix ${JSON.stringify(prefix)}: too broad for a shared Redis`);
   if (redis.isCluster) {
     const cluster = redis as Cluster;
     if (cluster.status !== 'ready') await cluster.ping();

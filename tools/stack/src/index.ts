@@ -1,2 +1,1 @@
-export { startStack, sandboxHolders, type Stack, type StackOptions } from './stack.js';
-export { ensureSandboxSecrets } from '@caracal-rotation/sandbox';
+export { startStack, type Stack, type StackOptions } from './stack.js';

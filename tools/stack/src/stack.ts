@@ -1,51 +1,36 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sandboxCatalog, type HoldersConfig } from '@caracal-rotation/contracts';
+import { sandboxCatalog } from '@caracal-rotation/contracts';
+import { startServices, type RunningServices, type ServiceName, type ServiceProcess } from '@caracal-rotation/launcher';
 import { createDatabaseIfMissing } from '@caracal-rotation/projection';
-import {
-  bootstrapPostgresRoles,
-  bootstrapRedisAclUser,
-  dropRedisAclUser,
-  ensureSandboxSecrets,
-  resealProgram,
-  seedSandbox,
-  startFleet,
-  startSandboxPostgres,
-  type Fleet,
-  type FleetOptions,
-  type SeedOptions,
-} from '@caracal-rotation/sandbox';
-import { SERVICE_NAMES, ServiceProcess, serviceEntry, type ServiceName } from '@caracal-rotation/launcher';
+import { initRotationDir } from '@caracal-rotation/runtime';
+import { launchSandbox, type LaunchedSandbox } from '@caracal-rotation/sandbox';
+
+/** The project root: the compiled services and the CLI live under it (src/ and dist/ are equally deep). */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface StackOptions {
+  /** The orchestrator's bus (its own streams and state). */
   redisUrl: string;
-  /**
-   * Seed nodes (`host:port`) of a Redis Cluster: the services and the fleet
-   * get them as REDIS_CLUSTER_NODES and use the cluster instead of `redisUrl`.
-   */
+  /** Seed nodes (`host:port`) of a Redis Cluster for the bus instead of `redisUrl`. */
   redisClusterNodes?: readonly string[];
+  /** The projection's database (created if missing). */
   databaseUrl: string;
-  secretsDir: string;
-  /** Where the stack keeps its logs and generated files (holders, sandbox catalog). */
+  /** Logs, the sandbox's home and run files, the orchestrator's directory, generated catalogs. */
   runDir: string;
   streamPrefix?: string;
-  /** Start the sandbox fleet, with these options. */
-  sandbox?: Omit<FleetOptions, 'secretsDir' | 'redisUrl' | 'redisClusterNodes'> | false;
-  /** Zones and sealed secrets to create in a fresh sandbox. */
-  seed?: SeedOptions;
-  /** Pause between re-seal batches (tests use it to interrupt the job). */
-  resealPauseMs?: number;
-  /**
-   * Password targets for the sandbox: a private Postgres that checks passwords
-   * (roles per catalog role) and an ACL user on the Redis (never the default user).
-   */
-  stores?: { postgres?: boolean; redisAclUser?: string };
+  /** Start a replica of a `caracal up` deployment and rotate it; false to rotate what `holdersPath` describes. */
+  sandbox?: { zones?: number } | false;
   /** Catalog file for the services; with the sandbox and none given, the sandbox catalog (windows of `sandboxWindowMs`). */
   catalogPath?: string;
   sandboxWindowMs?: number;
-  /** Holders file; with the sandbox and none given, one is written for the fleet. */
+  /** Holders file, secrets directory and Caracal Redis URL file of a deployment other than the sandbox. */
   holdersPath?: string;
+  secretsDir?: string;
+  caracalRedisUrlFile?: string;
+  /** The operator the stack's own key is registered as. */
+  operator?: string;
   replicas?: number;
   logLevel?: string;
   /** Extra environment per service (or for all, under `*`). */
@@ -53,153 +38,91 @@ export interface StackOptions {
 }
 
 export interface Stack {
-  fleet: Fleet | undefined;
+  sandbox: LaunchedSandbox | undefined;
   services: ServiceProcess[];
-  holdersPath: string | undefined;
+  holdersPath: string;
   catalogPath: string | undefined;
+  secretsDir: string;
+  rotationDir: string;
+  /** The environment an operator's caracal-rotate needs to reach this stack. */
+  operatorEnv: NodeJS.ProcessEnv;
   instances(name: ServiceName): ServiceProcess[];
   stop(): Promise<void>;
 }
 
 /**
- * The holders file for a sandbox fleet: every member restarts through the
- * supervisor; zone keys live in its STS; the KEK re-seal job is the sandbox's.
- */
-export function sandboxHolders(fleet: Fleet, databaseUrl: string, resealPauseMs = 0): HoldersConfig {
-  return {
-    version: 1,
-    caracal_namespace: fleet.namespace,
-    zones: { sts: 'sts', admin_token_file: 'stsAdminToken', canary_ttl_seconds: 3600 },
-    kek_reseal: {
-      command: [process.execPath, resealProgram(), '--batch', '25', '--pause-ms', String(resealPauseMs)],
-      env: {
-        SECRET_STORE_KEK_FILE: '{secrets_dir}/secretStoreKek',
-        SECRET_STORE_KEK_PREVIOUS_FILE: '{secrets_dir}/secretStoreKekPrevious',
-        DATABASE_URL: databaseUrl,
-      },
-      timeout_ms: 600_000,
-      attempts: 3,
-    },
-    holders: Object.fromEntries(
-      Object.entries(fleet.members).map(([name, m]) => [
-        name,
-        { url: m!.url, restart: { adapter: 'http' as const, url: `${fleet.controlUrl}/members/${name}/restart` }, ready_timeout_ms: 15_000 },
-      ]),
-    ),
-  };
-}
-
-/** The project root: the compiled services live under it. */
-const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-const SANDBOX_DB_ROLES = ['api', 'sts', 'gateway', 'audit', 'coordinator'];
-
-/** The holders-file sections of the sandbox's password targets, after bootstrapping them. */
-async function startSandboxStores(opts: StackOptions, cleanups: (() => Promise<unknown>)[]): Promise<Partial<HoldersConfig>> {
-  const sections: Partial<HoldersConfig> = {};
-  if (opts.stores?.postgres) {
-    const pg = await startSandboxPostgres();
-    cleanups.push(() => pg.stop());
-    const target = { admin_url_file: 'postgresAdminUrl', role_template: 'caracal{role}', database_url_template: `postgres://{user}:{password}@127.0.0.1:${pg.port}/postgres` };
-    await bootstrapPostgresRoles(pg.adminUrl, opts.secretsDir, { roles: SANDBOX_DB_ROLES, roleTemplate: target.role_template, databaseUrlTemplate: target.database_url_template });
-    sections.postgres = target;
-  }
-  if (opts.stores?.redisAclUser) {
-    // ACL users live per node; the sandbox bootstraps one on a standalone Redis only.
-    if (opts.redisClusterNodes?.length) throw new Error('the sandbox Redis ACL user (stores.redisAclUser) needs a standalone Redis, not a cluster');
-    const user = opts.stores.redisAclUser;
-    const { host } = new URL(opts.redisUrl);
-    const target = { admin_url_file: 'redisAdminUrl', user, url_template: `redis://{user}:{password}@${host}` };
-    await bootstrapRedisAclUser(opts.redisUrl, opts.secretsDir, { user, urlTemplate: target.url_template });
-    cleanups.push(() => dropRedisAclUser(opts.redisUrl, user));
-    sections.redis_acl = target;
-  }
-  return sections;
-}
-
-/**
- * Starts the five services (optionally several replicas each) and, when
- * asked, the sandbox fleet they rotate against. Everything runs as real
- * processes; `stop()` ends them gracefully.
+ * Starts what the demo, the end-to-end tests and the benchmarks rotate: the
+ * sandbox replica of Caracal (its own Redis and Postgres, its services behind
+ * a Docker socket), the orchestrator's directory (`caracal-rotate init`, with
+ * a zone reader token minted through the replica's API), and the five
+ * services as real processes.
  */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const logDir = join(opts.runDir, 'logs');
   await mkdir(logDir, { recursive: true });
-  let fleet: Fleet | undefined;
-  let holdersPath = opts.holdersPath;
-  let catalogPath = opts.catalogPath;
-  const services: ServiceProcess[] = [];
-
-  const cleanups: (() => Promise<unknown>)[] = [];
+  let sandbox: LaunchedSandbox | undefined;
+  let running: RunningServices | undefined;
   const stop = async () => {
-    await Promise.allSettled(services.map((s) => s.stop()));
-    await fleet?.stop();
-    await Promise.allSettled(cleanups.map((c) => c()));
+    await running?.stop();
+    await sandbox?.stop();
   };
-
   try {
-    if (opts.sandbox !== undefined && opts.sandbox !== false) {
-      await ensureSandboxSecrets(opts.secretsDir);
-      // The fleet keeps sealed zone secrets in the same database; the recorder would create it only later.
-      await createDatabaseIfMissing(opts.databaseUrl);
-      fleet = await startFleet({
-        databaseUrl: opts.databaseUrl,
-        ...opts.sandbox,
-        secretsDir: opts.secretsDir,
-        redisUrl: opts.redisUrl,
-        ...(opts.redisClusterNodes?.length ? { redisClusterNodes: [...opts.redisClusterNodes] } : {}),
-        logDir,
-      });
-      if (opts.seed) await seedSandbox(fleet, opts.secretsDir, opts.seed);
-      if (!holdersPath) {
-        const holders = sandboxHolders(fleet, opts.databaseUrl, opts.resealPauseMs);
-        Object.assign(holders, await startSandboxStores(opts, cleanups));
-        holdersPath = join(opts.runDir, 'holders.json');
-        await writeFile(holdersPath, JSON.stringify(holders, null, 2));
-      }
+    let holdersPath = opts.holdersPath;
+    let secretsDir = opts.secretsDir;
+    let caracalRedisUrlFile = opts.caracalRedisUrlFile;
+    let catalogPath = opts.catalogPath;
+    if (opts.sandbox) {
+      sandbox = await launchSandbox({ home: join(opts.runDir, 'caracal'), runDir: join(opts.runDir, 'sandbox'), zones: opts.sandbox.zones });
+      holdersPath = sandbox.holders;
+      secretsDir = sandbox.secrets_dir;
+      caracalRedisUrlFile = sandbox.redis_url_file;
       if (!catalogPath) {
         catalogPath = join(opts.runDir, 'catalog.sandbox.json');
         await writeFile(catalogPath, JSON.stringify(sandboxCatalog(opts.sandboxWindowMs ?? 2000), null, 2));
       }
     }
+    if (!holdersPath || !secretsDir) throw new Error('without the sandbox, give holdersPath and secretsDir');
+    const rotationDir = join(opts.runDir, 'rotation');
+    await initRotationDir({
+      rotationDir,
+      secretsDir,
+      operator: opts.operator ?? 'stack-operator',
+      zoneReader: sandbox ? { apiUrl: sandbox.services.api, adminTokenFile: join(secretsDir, 'caracalAdminToken') } : undefined,
+    });
+    // The recorder would create it too, but only once it starts; the CLI may ask earlier.
+    await createDatabaseIfMissing(opts.databaseUrl);
 
-    const common: NodeJS.ProcessEnv = {
+    const bus: NodeJS.ProcessEnv = {
       REDIS_URL: opts.redisUrl,
       ...(opts.redisClusterNodes?.length ? { REDIS_CLUSTER_NODES: opts.redisClusterNodes.join(',') } : {}),
       DATABASE_URL: opts.databaseUrl,
-      CARACAL_SECRETS_DIR: opts.secretsDir,
-      LOG_LEVEL: opts.logLevel ?? 'info',
+      CARACAL_SECRETS_DIR: secretsDir,
+      CARACAL_ROTATION_DIR: rotationDir,
+      CARACAL_HOLDERS: holdersPath,
       ...(opts.streamPrefix ? { STREAM_PREFIX: opts.streamPrefix } : {}),
       ...(catalogPath ? { CARACAL_CATALOG: catalogPath } : {}),
-      ...(holdersPath ? { CARACAL_HOLDERS: holdersPath } : {}),
-      ...(fleet
-        ? {
-            CARACAL_NAMESPACE: fleet.namespace,
-            ZONE_DIRECTORY_URL: `${fleet.url('sts')}/internal/zones`,
-            ZONE_DIRECTORY_TOKEN_FILE: join(opts.secretsDir, 'stsAdminToken'),
-          }
-        : {}),
-      ...opts.env?.['*'],
     };
-    const replicas = opts.replicas ?? 1;
-    // The recorder first: it creates the database and migrates before others emit.
-    const order: ServiceName[] = ['recorder', ...SERVICE_NAMES.filter((n) => n !== 'recorder')];
-    for (const name of order) {
-      const batch = Array.from({ length: replicas }, (_, i) => new ServiceProcess(name, `${name}-${i + 1}`, serviceEntry(PROJECT_ROOT, name), { ...common, ...opts.env?.[name] }, logDir));
-      services.push(...batch);
-      await Promise.all(batch.map((s) => s.start()));
-    }
+    running = await startServices({
+      root: PROJECT_ROOT,
+      env: { ...bus, ...(caracalRedisUrlFile ? { CARACAL_REDIS_URL_FILE: caracalRedisUrlFile } : {}), LOG_LEVEL: opts.logLevel ?? 'info', ...opts.env?.['*'] },
+      perService: opts.env,
+      logDir,
+      replicas: opts.replicas,
+    });
+    const services = running;
+    return {
+      sandbox,
+      services: services.services,
+      holdersPath,
+      catalogPath,
+      secretsDir,
+      rotationDir,
+      operatorEnv: { ...bus, CARACAL_OPERATOR_KEY_FILE: join(rotationDir, 'operatorKey') },
+      instances: (name) => services.instances(name),
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
   }
-
-  return {
-    fleet,
-    services,
-    holdersPath,
-    catalogPath,
-    instances: (name) => services.filter((s) => s.name === name),
-    stop,
-  };
 }

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { scramPasswordLiteral } from './scram.js';
 import { ensureSecret, ensureSecretsDir, renderUrlTemplate, replaceSecret } from './secret-files.js';
 
-/** Caracal's passwords: lowercase hex of 24 random bytes (CARACAL-INTEROP "Secrets on disk"). */
+/** Caracal's passwords: lowercase hex of 24 random bytes (packages/engine/src/secrets.ts). */
 const newPassword = () => randomBytes(24).toString('hex');
 
 export interface PostgresRolesOptions {

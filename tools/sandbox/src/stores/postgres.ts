@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { pickFreePorts } from '../supervisor/ports.js';
+import { freePorts } from '@caracal-rotation/launcher';
 
 const execFileAsync = promisify(execFile);
 
@@ -23,6 +23,10 @@ export interface SandboxPostgresOptions {
   startTimeoutMs?: number;
   /** Directory of `initdb` and `postgres`; default PG_BIN_DIR, else DEFAULT_PG_BIN_DIR. */
   binDir?: string;
+  /** The bootstrap superuser initdb creates; default `postgres`. */
+  superuser?: string;
+  /** Its password; default 24 fresh random bytes as hex. */
+  password?: string;
 }
 
 export interface SandboxPostgres {
@@ -49,10 +53,11 @@ export interface SandboxPostgres {
 export async function startSandboxPostgres(options: SandboxPostgresOptions = {}): Promise<SandboxPostgres> {
   const binDir = options.binDir ?? process.env.PG_BIN_DIR ?? DEFAULT_PG_BIN_DIR;
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'caracal-pg-'));
+  const superuser = options.superuser ?? PG_OS_USER;
   const dataDir = path.join(root, 'data');
   const socketDir = path.join(root, 'sock');
   const pwFile = path.join(root, 'pwfile');
-  const password = randomBytes(24).toString('hex');
+  const password = options.password ?? randomBytes(24).toString('hex');
   let server: RunningServer | undefined;
   try {
     const owner = process.getuid?.() === 0 ? await osUser(PG_OS_USER) : undefined;
@@ -68,7 +73,7 @@ export async function startSandboxPostgres(options: SandboxPostgresOptions = {})
       '-D',
       dataDir,
       '--auth=scram-sha-256',
-      `--username=${PG_OS_USER}`,
+      `--username=${superuser}`,
       `--pwfile=${pwFile}`,
       '--encoding=UTF8',
       '--locale=C',
@@ -87,7 +92,7 @@ export async function startSandboxPostgres(options: SandboxPostgresOptions = {})
     const timeoutMs = options.startTimeoutMs ?? 30_000;
     // A free port can be taken between picking and binding: try another one.
     for (let attempt = 0; ; attempt++) {
-      const port = options.port ?? (await pickFreePorts(1))[0]!;
+      const port = options.port ?? (await freePorts(1))[0]!;
       const [bin, args] = command('postgres', [
         '-D',
         dataDir,
@@ -105,7 +110,7 @@ export async function startSandboxPostgres(options: SandboxPostgresOptions = {})
         'full_page_writes=off',
       ]);
       server = startServer(bin, args, dataDir);
-      const adminUrl = `postgres://${PG_OS_USER}:${password}@127.0.0.1:${port}/postgres`;
+      const adminUrl = `postgres://${encodeURIComponent(superuser)}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
       const ready = await waitReady(server, adminUrl, timeoutMs);
       if (ready === 'ready') return { adminUrl, port, dir: root, log: server.log, stop: stopper(server, root) };
       await server.stop();

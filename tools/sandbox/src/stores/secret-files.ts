@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-/** Deployed secret files: holders read them, nobody edits them in place (DESIGN §4). */
+/** Deployed secret files: holders read them, nobody edits them in place. */
 export const SECRET_FILE_MODE = 0o444;
 const DIR_MODE = 0o700;
 const NAME = /^[A-Za-z][A-Za-z0-9]*$/;
