@@ -1,20 +1,30 @@
 import { parseArgs } from 'node:util';
 import { COMMANDS, commandNamed } from './commands/index.js';
 import type { Command } from './commands/command.js';
-import { EXIT, UsageError, cliEnvironment } from './environment.js';
+import { describeConfig } from '@caracal-rotation/config';
+import { EXIT, UsageError, cliConfigSchema, cliEnvironment } from './environment.js';
 import { createOutput } from './output.js';
 import pkg from '../package.json' with { type: 'json' };
 
-const ENVIRONMENT = `Environment:
-  REDIS_URL             Redis of the rotation streams, database index honoured (default redis://127.0.0.1:6379)
-  REDIS_CLUSTER_NODES   host:port,… of a Redis Cluster to use instead (REDIS_URL then gives credentials only)
-  DATABASE_URL          Postgres of the projection, created by the recorder if missing
-                        (default postgres://postgres@127.0.0.1:5432/caracal_rotation)
-  CARACAL_SECRETS_DIR   secrets directory (default $CARACAL_HOME/secrets, else
-                        $XDG_DATA_HOME/caracal/secrets, else ~/.local/share/caracal/secrets)
-  CARACAL_CATALOG       catalog override file (JSON)
-  STREAM_PREFIX         prefix of the rotation streams (default caracal.rotation)
-  CARACAL_NAMESPACE     namespace of Caracal's stream names (default empty)`;
+/** The variables, from the schema that parses them (each also as NAME_FILE). */
+function environmentHelp(): string {
+  const vars = describeConfig(cliConfigSchema);
+  const width = Math.max(...vars.map((v) => v.name.length));
+  const lines = vars.map((v) => wrap(`${v.description}${v.default && v.default !== '(empty)' ? ` Default ${v.default}.` : ''}`, 96 - width).map((l, i) => `  ${(i === 0 ? v.name : '').padEnd(width)}  ${l}`).join('\n'));
+  return `Environment (each also as NAME_FILE, a file holding the value):\n${lines.join('\n')}`;
+}
+
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return line ? [...out, line] : out;
+}
 
 const EXIT_CODES = `Exit codes:
   0   success
@@ -45,7 +55,7 @@ Examples:
   caracal-rotate status
   caracal-rotate rollback <ROTATION_ID> --reason "errors after deploy"
 
-${ENVIRONMENT}
+${environmentHelp()}
 
 ${EXIT_CODES}
 

@@ -1,5 +1,6 @@
 import { groupKeysForCommand, isCluster, type RedisClient } from '@caracal-rotation/bus';
 import { deadLetterStream, EVENT_NAMES, type EventName, type RotationStreams } from '@caracal-rotation/contracts';
+import { isFinal, lifecycleEvent, next, type Position } from '@caracal-rotation/lifecycle';
 
 export interface FollowedEvent {
   name: EventName;
@@ -11,7 +12,6 @@ export interface FollowedEvent {
   data: Record<string, unknown>;
 }
 
-const TERMINAL: ReadonlySet<EventName> = new Set(['completed', 'failed', 'rejected']);
 
 const fieldsOf = (flat: string[]): Record<string, string> => {
   const out: Record<string, string> = {};
@@ -62,14 +62,16 @@ export async function followRotation(
   rotationId: string,
   onEvent: (e: FollowedEvent) => void,
   opts: { timeoutMs: number; expectRotations?: number; stopWhen?: (e: FollowedEvent) => boolean },
-): Promise<{ finished: boolean; terminal: Map<string, EventName>; deadLettered?: string }> {
+): Promise<{ finished: boolean; terminal: Map<string, string>; deadLettered?: string }> {
   const requestDead = deadLetterStream(streams.requested);
   const cursors = new Map([...EVENT_NAMES.map((n) => [streams[n], startIdOf(rotationId)] as const), [requestDead, startIdOf(rotationId)] as const]);
   const names = new Map(EVENT_NAMES.map((n) => [streams[n], n]));
-  const terminal = new Map<string, EventName>();
+  const terminal = new Map<string, string>();
+  const positions = new Map<string, Position>();
   const members = new Set<string>([rotationId]);
   const deadline = Date.now() + opts.timeoutMs;
   let batch = false;
+  let expected = 0;
   let deadLettered: string | undefined;
 
   while (Date.now() < deadline) {
@@ -92,9 +94,10 @@ export async function followRotation(
         }
         const mine = f.rotation_id === rotationId || data.batch_id === rotationId || members.has(f.rotation_id ?? '');
         if (!mine) continue;
-        if (data.batch_id === rotationId) {
+        if (data.batch_id === rotationId) members.add(f.rotation_id!);
+        if (f.rotation_id === rotationId && stream === streams.planned && data.batch) {
           batch = true;
-          members.add(f.rotation_id!);
+          expected = Number((data.batch as { zones: number }).zones);
         }
         seen.push({ name: names.get(stream)!, eventId: f.event_id, entryId: id, rotationId: f.rotation_id!, occurredAt: f.occurred_at ?? '', data });
       }
@@ -103,15 +106,55 @@ export async function followRotation(
     let stop = false;
     for (const e of seen) {
       onEvent(e);
-      if (TERMINAL.has(e.name)) terminal.set(e.rotationId, e.name);
+      // The lifecycle says when a rotation has ended; a batch's own `planned` ends nothing but the batch's planning.
+      const to = next(positions.get(e.rotationId), lifecycleEvent(e.name, e.data), undefined);
+      if (to.advanced) positions.set(e.rotationId, to.position);
+      if (to.advanced && isFinal(to.position) && !(e.name === 'planned' && e.data.batch)) terminal.set(e.rotationId, to.position.state);
       if (opts.stopWhen?.(e)) stop = true;
     }
     // The caller's own end (a dry run ends at `planned`), after the whole read so a batch's siblings are shown too.
     if (stop) return { finished: true, terminal };
-    const wanted = opts.expectRotations ?? (batch ? members.size - 1 : 1);
-    const done = batch ? [...members].filter((m) => m !== rotationId && terminal.has(m)).length >= wanted : terminal.has(rotationId);
+    // A batch's own planned comes after every child's planned (or rejection), and says how many were planned.
+    const wanted = opts.expectRotations ?? (batch ? expected : 1);
+    const done = batch ? [...members].filter((m) => m !== rotationId && terminal.get(m) !== 'rejected' && terminal.has(m)).length >= wanted : terminal.has(rotationId);
     if (done || terminal.get(rotationId) === 'rejected') return { finished: true, terminal };
     if (deadLettered) return { finished: true, terminal, deadLettered };
   }
   return { finished: false, terminal };
+}
+
+/**
+ * The first event on `streams` after `since` that `match` accepts, or
+ * undefined after `timeoutMs`. Streams are read directly: the answer shows
+ * even when the recorder is behind.
+ */
+export async function awaitEvents(
+  redis: RedisClient,
+  streams: readonly string[],
+  since: string,
+  match: (e: FollowedEvent & { eventId: string }) => boolean,
+  timeoutMs: number,
+): Promise<(FollowedEvent & { eventId: string }) | undefined> {
+  const names = new Map(EVENT_NAMES.map((n) => [n, n]));
+  const cursors = new Map(streams.map((s) => [s, since]));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const [stream, entries] of await readAfter(redis, cursors)) {
+      for (const [id, flat] of entries) {
+        cursors.set(stream, id);
+        const f = fieldsOf(flat);
+        let data: Record<string, unknown> = {};
+        try {
+          data = JSON.parse(f.data ?? '{}') as Record<string, unknown>;
+        } catch {
+          continue;
+        }
+        const name = names.get(stream.slice(stream.lastIndexOf('.') + 1) as EventName);
+        if (!name || !f.event_id) continue;
+        const event = { name, eventId: f.event_id, entryId: id, rotationId: f.rotation_id ?? '', occurredAt: f.occurred_at ?? '', data };
+        if (match(event)) return event;
+      }
+    }
+  }
+  return undefined;
 }

@@ -1,24 +1,9 @@
+import { formatDuration } from '@caracal-rotation/contracts';
+
 /** Small human formats shared by the commands; JSON output never uses them. */
 
 /** 1500 → "1.5s", 600000 → "10m", 93600000 → "1d2h": windows span milliseconds to months. */
-export function duration(ms: number): string {
-  if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))}s`;
-  const units: [string, number][] = [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ];
-  const parts: string[] = [];
-  let rest = Math.round(ms);
-  for (const [unit, size] of units) {
-    if (rest >= size && parts.length < 2) {
-      parts.push(`${Math.floor(rest / size)}${unit}`);
-      rest %= size;
-    } else if (parts.length > 0) break;
-  }
-  return parts.join('');
-}
+export const duration = (ms: number): string => formatDuration(ms);
 
 export const age = (seconds: number | null | undefined): string => (seconds === null || seconds === undefined ? '-' : duration(seconds * 1000));
 
@@ -29,7 +14,7 @@ export const dash = (value: string | number | null | undefined): string => (valu
 /** "zone z1", "role api" or "-": where a rotation applies. */
 export const scopeOf = (r: { zoneId?: string | null; role?: string | null }): string => (r.zoneId ? `zone ${r.zoneId}` : r.role ? `role ${r.role}` : '-');
 
-/** Milliseconds since the epoch in a UUIDv7 (rotation ids are UUIDv7, DESIGN §3); undefined otherwise. */
+/** Milliseconds since the epoch in a UUIDv7 (rotation ids are UUIDv7); undefined otherwise. */
 export function uuidv7Time(id: string): number | undefined {
   const hex = id.replace(/-/g, '');
   if (!/^[0-9a-f]{32}$/i.test(hex) || hex[12] !== '7') return undefined;

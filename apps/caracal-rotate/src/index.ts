@@ -1,3 +1,4 @@
-export { followRotation, type FollowedEvent } from './follow.js';
-export { connectOperator, defaultActor, type Operator } from './operator.js';
+export { followRotation, awaitEvents, type FollowedEvent } from './follow.js';
+export { connectOperator, type Operator } from './operator.js';
 export { runCli } from './cli.js';
+export { cliEnvironment, type CliEnvironment } from './environment.js';

@@ -12,6 +12,20 @@ export interface Output {
   error(text: string, code?: number): void;
 }
 
+/** `rotationId` → `rotation_id`: the wire contract's casing. Keys already snake (or UPPER_SNAKE) stay. */
+const snake = (key: string): string => (/^[a-z][a-zA-Z0-9]*$/.test(key) ? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : key);
+
+/**
+ * The JSON document in one casing. The projection's read side speaks
+ * camelCase inside the code; what a script reads is snake_case everywhere,
+ * like the events themselves.
+ */
+export function snakeKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(snakeKeys);
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [snake(k), snakeKeys(v)]));
+}
+
 export function createOutput(json: boolean, stdout: NodeJS.WritableStream = process.stdout, stderr: NodeJS.WritableStream = process.stderr): Output {
   return {
     json,
@@ -26,7 +40,7 @@ export function createOutput(json: boolean, stdout: NodeJS.WritableStream = proc
       for (const row of rows) stdout.write(`${fmt(row)}\n`);
     },
     result(value) {
-      if (json) stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      if (json) stdout.write(`${JSON.stringify(snakeKeys(value), null, 2)}\n`);
     },
     error(text, code = 1) {
       if (json) stderr.write(`${JSON.stringify({ error: text, code })}\n`);

@@ -1,7 +1,6 @@
-import { getRotation, type RotationRecord } from '@caracal-rotation/projection';
+import { getRotation, type RotationDetail } from '@caracal-rotation/projection';
 import pg from 'pg';
 import { EXIT, UsageError, requireServers, type CliEnvironment } from './environment.js';
-import { isUuid } from './format.js';
 
 const databaseName = (url: string): string => `${new URL(url).pathname.slice(1) || 'postgres'} on ${new URL(url).host}`;
 
@@ -38,26 +37,9 @@ export async function withProjection<T>(env: CliEnvironment, fn: (db: pg.Pool) =
   }
 }
 
-/** A rotation id from the command line: a UUID, or a usage error. */
-export function rotationIdArg(id: string | undefined): string {
-  if (!id || !isUuid(id)) throw new UsageError(`${JSON.stringify(id ?? '')} is not a rotation id (a UUID, as printed by caracal-rotate request or list)`, EXIT.usage);
-  return id.toLowerCase();
-}
-
-/** The rotation's row, or exit 1 saying where the CLI looked. */
-export async function requireRotation(db: pg.Pool, env: CliEnvironment, id: string): Promise<RotationRecord> {
+/** The rotation's row and plan, or exit 1 saying where the CLI looked. */
+export async function requireRotation(db: pg.Pool, env: CliEnvironment, id: string): Promise<RotationDetail> {
   const record = await getRotation(db, id);
   if (!record) throw new UsageError(`no rotation ${id} in the projection (${databaseName(env.databaseUrl)}); check the id with caracal-rotate list, or DATABASE_URL`, EXIT.failed);
   return record;
-}
-
-/**
- * What the recorder carries forward for the rotation (`rotations.context`:
- * material, zone, role, batch, plan, new and previous material references of
- * the deploy phase), the same object it builds `retiring` from. Read here
- * because the projection's read side does not expose it.
- */
-export async function rotationContext(db: pg.Pool, id: string): Promise<Record<string, unknown> | undefined> {
-  const { rows } = await db.query<{ context: Record<string, unknown> | null }>('SELECT context FROM rotations WHERE rotation_id = $1', [id]);
-  return rows[0]?.context ?? undefined;
 }

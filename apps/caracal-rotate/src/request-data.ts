@@ -1,10 +1,9 @@
 import { MATERIALS, normalizeMaterial, requestedDataSchema, type RequestedData } from '@caracal-rotation/contracts';
 import { flag, str, strs, type Values } from './commands/command.js';
 import { EXIT, UsageError } from './environment.js';
-import { defaultActor } from './operator.js';
 
 /**
- * The `requested` payload (DESIGN §3) from the selector flags. One `--zone` is
+ * The `requested` payload from the selector flags. One `--zone` is
  * `zone_id` (so `--zone '*'` means every zone), several are a batch
  * (`zone_ids`), as the contract distinguishes them.
  */
@@ -14,7 +13,6 @@ export function requestDataFrom(material: string, values: Values, fallbackReason
   const data: RequestedData = {
     material,
     reason: str(values, 'reason') ?? fallbackReason ?? '',
-    actor: str(values, 'actor') ?? defaultActor(),
   };
   if (zones.length === 1) data.zone_id = zones[0];
   if (zones.length > 1) data.zone_ids = zones;

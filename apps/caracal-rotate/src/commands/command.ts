@@ -54,7 +54,6 @@ export const SELECTOR_OPTIONS: OptionSpec = {
   zone: { type: 'string', multiple: true },
   role: { type: 'string' },
   reason: { type: 'string' },
-  actor: { type: 'string' },
   ticket: { type: 'string' },
   emergency: { type: 'boolean' },
 };

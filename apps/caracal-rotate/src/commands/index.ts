@@ -1,8 +1,9 @@
 import { abandonCommand } from './abandon.js';
 import { catalogCommand } from './catalog.js';
 import type { Command } from './command.js';
-import { demoCommand } from './demo.js';
+import { completionCommand } from './completion.js';
 import { drainCommand } from './drain.js';
+import { initCommand } from './init.js';
 import { listCommand } from './list.js';
 import { planCommand } from './plan.js';
 import { requestCommand } from './request.js';
@@ -11,8 +12,9 @@ import { statusCommand } from './status.js';
 import { upCommand } from './up.js';
 import { watchCommand } from './watch.js';
 
-/** Every subcommand, in the order `--help` lists them (DESIGN §8 names them; they are a contract). */
+/** Every subcommand, in the order `--help` lists them (their names and flags are a contract). */
 export const COMMANDS: readonly Command[] = [
+  initCommand,
   requestCommand,
   planCommand,
   statusCommand,
@@ -23,7 +25,7 @@ export const COMMANDS: readonly Command[] = [
   catalogCommand,
   drainCommand,
   upCommand,
-  demoCommand,
+  completionCommand(() => COMMANDS),
 ];
 
 export const commandNamed = (name: string): Command | undefined => COMMANDS.find((c) => c.name === name);

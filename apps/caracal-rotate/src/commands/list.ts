@@ -1,5 +1,6 @@
 import { normalizeMaterial } from '@caracal-rotation/contracts';
-import { ROTATION_STATES, listRotations, type RotationState } from '@caracal-rotation/projection';
+import { ROTATION_STATES, type RotationState } from '@caracal-rotation/lifecycle';
+import { listRotations } from '@caracal-rotation/projection';
 import { EXIT, UsageError } from '../environment.js';
 import { dash, isUuid, scopeOf } from '../format.js';
 import { withProjection } from '../projection-access.js';

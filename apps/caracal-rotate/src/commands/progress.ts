@@ -1,7 +1,6 @@
 import type { FollowedEvent } from '../follow.js';
 
 const short = (kid: unknown) => (typeof kid === 'string' ? kid.slice(0, 12) : '-');
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 /** One human line per pipeline event: what happened and the evidence that matters. */
 export function describeEvent(e: FollowedEvent): string {
@@ -10,21 +9,31 @@ export function describeEvent(e: FollowedEvent): string {
   const zone = d.zone_id ? ` zone ${d.zone_id}` : '';
   switch (e.name) {
     case 'requested':
-      return `requested ${d.material}${zone} by ${d.actor}: ${d.reason}`;
+      return `requested ${d.material}${zone}${d.zone_ids ? ` ${d.zone_ids.length} zones` : ''}${d.role ? ` role ${d.role}` : ''}: ${d.reason}`;
+    case 'intent':
+      return `${d.action} asked: ${d.reason}`;
     case 'queued':
       return `queued behind ${d.waiting_for} (position ${d.position})`;
     case 'rejected':
-      return `rejected: ${d.reason_code}: ${d.message}`;
-    case 'planned': {
-      const plan = d.plan;
-      const order = plan.holders.map((h: { service: string }) => h.service).join(' → ') || 'no restarts';
-      return `planned${zone}: ${plan.phases.join(', ')}; overlap ${plan.overlap}; holders ${order}; window ${seconds(plan.safety_window_ms)}${plan.dry_run ? ' (dry run)' : ''}`;
-    }
+      return d.intent ? `${d.intent} refused: ${d.reason_code}: ${d.message}` : `rejected: ${d.reason_code}: ${d.message}`;
+    case 'planned':
+      if (d.batch) return `planned a batch of ${d.batch.zones} zone rotations for ${d.actor}`;
+      return `planned${zone} for ${d.actor}${d.dry_run ? ' (dry run)' : ''}`;
+    case 'rollback':
+      return `rollback approved for ${d.actor}: ${d.reason}`;
+    case 'abandoned':
+      return `abandoned by ${d.actor} (it was ${String(d.state).replace('_', ' ')}): ${d.reason}`;
     case 'written':
       return d.changed ? `written${phase}: kid ${short(d.new.kid)} at ${d.new.location}` : `written${phase}: nothing to change`;
     case 'rolled': {
       const holders = (d.holders as { service: string; ok: boolean; error?: string }[]).map((h) => `${h.service} ${h.ok ? 'ok' : `FAILED (${h.error})`}`);
-      return `rolled${phase}: ${holders.join(', ') || 'no holder to restart'}`;
+      const drain = d.switch_drain as { waited_ms: number; pairs: number; drained: boolean; undrained: { stream: string; group: string; pending: number }[] } | undefined;
+      const drained = !drain
+        ? ''
+        : drain.drained
+          ? `, after Caracal's consumers drained (${drain.pairs} stream/group pairs, ${(drain.waited_ms / 1000).toFixed(1)}s)`
+          : `, switched before ${drain.undrained.map((u) => `${u.stream}/${u.group} (${u.pending} pending)`).join(', ')} drained`;
+      return `restarted${phase}: ${holders.join(', ') || 'no holder to restart'}${drained}`;
     }
     case 'verified': {
       const checks = d.checks as { name: string; ok: boolean }[];
@@ -38,7 +47,6 @@ export function describeEvent(e: FollowedEvent): string {
     case 'completed':
       return `completed: new kid ${short(d.new_kid)}, previous ${short(d.previous_kid)}`;
     case 'failed':
-      if (d.stage === 'operator') return `abandoned by the operator (${d.phase}): ${d.error}`;
-      return `failed in ${d.stage} (${d.phase}): ${d.error}${d.rolled_back ? ' [rolled back]' : ''}`;
+      return `failed in ${d.stage}${d.phase ? ` (${d.phase})` : ''}: ${d.error}${d.rolled_back ? ' [rolled back]' : ''}`;
   }
 }

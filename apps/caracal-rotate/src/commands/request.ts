@@ -9,16 +9,17 @@ import { SELECTOR_OPTIONS, flag, secondsFlag, str, type Command } from './comman
 export const requestCommand: Command = {
   name: 'request',
   summary: 'ask the pipeline to rotate a material; prints the rotation id (--wait follows it)',
-  usage: 'request <MATERIAL> --reason TEXT [--zone Z]... [--role R] [--actor A] [--ticket T] [--emergency] [--dry-run] [--wait [--timeout SECONDS]]',
-  details: `Publishes a signed caracal.rotation.requested event (signed with streamsHmacKey from the
-secrets directory) and prints the rotation id.
+  usage: 'request <MATERIAL> --reason TEXT [--zone Z]... [--role R] [--ticket T] [--emergency] [--dry-run] [--wait [--timeout SECONDS]]',
+  details: `Publishes a caracal.rotation.requested event signed with your operator key
+(CARACAL_OPERATOR_KEY_FILE, default operatorKey in the orchestrator's directory; see
+caracal-rotate init) and prints the rotation id. The planner records the operator the key
+belongs to (operators.json) as the actor, and refuses what that operator may not request.
 
 Options:
   --reason TEXT     why (required; recorded with the rotation)
   --zone Z          zone of a ZONE_SIGNING_KEY; repeat for a batch (one rotation per zone);
                     --zone '*' means every zone
   --role R          Postgres role of a POSTGRES_PASSWORD (e.g. api)
-  --actor A         who asks (default: user@host)
   --ticket T        change ticket, recorded
   --emergency       material presumed compromised: no safety window
   --dry-run         plan and record only; nothing is written or restarted
@@ -50,13 +51,13 @@ Examples:
     const operator = await connectOperator(env);
     try {
       const id = await operator.request(data);
-      out.line(`rotation ${id} requested: ${data.material}${data.zone_id ? ` zone ${data.zone_id}` : ''}${data.zone_ids ? ` zones ${data.zone_ids.join(', ')}` : ''}${data.role ? ` role ${data.role}` : ''} by ${data.actor}`);
+      out.line(`rotation ${id} requested: ${data.material}${data.zone_id ? ` zone ${data.zone_id}` : ''}${data.zone_ids ? ` zones ${data.zone_ids.join(', ')}` : ''}${data.role ? ` role ${data.role}` : ''}, signed by key ${operator.kid}`);
       if (!wait) {
         out.line(`follow it with: caracal-rotate watch ${id}`);
         out.result({ rotation_id: id, stream: operator.streams.requested, request: data });
         return EXIT.ok;
       }
-      const timeline = new Timeline(out, uuidv7Time(id) ?? Date.now());
+      const timeline = new Timeline(out, uuidv7Time(id) ?? Date.now(), id);
       const result = await followRotation(operator.redis, operator.streams, id, (e) => timeline.add(e), {
         timeoutMs,
         stopWhen: data.dry_run ? (e) => e.name === 'planned' : undefined,

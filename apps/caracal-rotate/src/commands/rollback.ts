@@ -1,87 +1,49 @@
-import { stageEventId, verifiedDataSchema, type VerifiedData } from '@caracal-rotation/contracts';
-import type { RotationRecord } from '@caracal-rotation/projection';
-import { EXIT, UsageError, requireServers } from '../environment.js';
-import { connectOperator, defaultActor } from '../operator.js';
-import { requireRotation, rotationContext, rotationIdArg, withProjection } from '../projection-access.js';
-import { str, type Command } from './command.js';
-
-/** Why a rollback is not possible now, or undefined inside the rollback window. */
-export function rollbackRefusal(r: RotationRecord, now = Date.now()): string | undefined {
-  const ends = r.retireAfter ? Date.parse(r.retireAfter) : undefined;
-  if (r.state === 'waiting_retirement' && ends !== undefined && ends > now) return undefined;
-  if (ends !== undefined && ends <= now && ['waiting_retirement', 'retiring', 'completed'].includes(r.state)) {
-    return `the rollback window ended at ${r.retireAfter}; the old material ${r.state === 'completed' ? 'was retired' : 'is being retired'}`;
-  }
-  const why = r.dryRun ? ' (a dry run is never deployed)' : r.state === 'rolling_back' || r.rolledBack ? ' (it is already being, or was, rolled back)' : '';
-  return `rotation is ${r.state}, not waiting for retirement${why}; a rollback is possible only between a passing deploy verification and the end of the safety window`;
-}
+import { EXIT, requireServers } from '../environment.js';
+import { intentReason, sendIntent } from '../intents.js';
+import { rotationIdArg } from '../rotation-id.js';
+import { secondsFlag, str, type Command } from './command.js';
 
 export const rollbackCommand: Command = {
   name: 'rollback',
-  summary: 'restore the previous material of a rotation inside its rollback window',
-  usage: 'rollback ROTATION_ID [--reason TEXT] [--actor A]',
-  details: `Possible only while the rotation waits for retirement and its rollback window (the
-safety window after the passing deploy verification, retire_after in the projection) has
-not ended. It publishes a signed verified(deploy, ok=false) event with the check
-operator_rollback; the secret-writer then restores the previous material from its version
-history, the roller restarts the holders and the verifier checks them. The rotation ends
-failed with rolled_back=true (follow it with caracal-rotate watch ROTATION_ID).
+  summary: "ask for a rotation's rollback (inside its rollback window); the planner and secret-writer decide",
+  usage: 'rollback ROTATION_ID --reason TEXT [--ticket T] [--timeout SECONDS]',
+  details: `Publishes a rollback intent signed with your operator key. The planner checks that your
+operator may roll back (operators.json) and that the rotation is in flight and can be rolled
+back at all; the secret-writer then applies it only if retirement has not begun and the
+rollback window (the safety window after the passing deploy verification) is still open.
 
-Outside the window it exits 1 and says why.
+What a rollback does depends on the material: most put the previous value back and restart
+its holders; the admin token is rolled FORWARD to a fresh token (Caracal never un-revokes an
+old one); the KEK keeps the new key as previous so nothing sealed under it is lost; zone
+signing keys cannot be rolled back. The rotation then ends failed with rolled_back=true.
 
-Options:
-  --reason TEXT   why (recorded in the check's detail)
-  --actor A       who asks (default: user@host)
+This command waits for the decision (default 30 s) and prints it; follow the rollback with
+caracal-rotate watch ROTATION_ID.
+
+Exit codes: 0 the rollback is under way, 1 refused (the reason is printed), 3 no answer.
 
 Examples:
   caracal-rotate rollback 01936d3e-8f1a-7c2b-9a4d-0e5f6a7b8c9d --reason "gateway exchange errors after deploy"`,
-  options: { reason: { type: 'string' }, actor: { type: 'string' } },
+  options: { reason: { type: 'string' }, ticket: { type: 'string' }, timeout: { type: 'string' } },
   positionals: ['ROTATION_ID'],
   required: 1,
   async run({ out, env, values, positionals }) {
     const id = rotationIdArg(positionals[0]);
-    const reason = str(values, 'reason')?.trim() || 'no reason given';
-    const actor = str(values, 'actor') ?? defaultActor();
-    if (reason.length > 500 || actor.length > 200) throw new UsageError('--reason takes at most 500 characters and --actor 200', EXIT.usage);
-    await requireServers(env);
-    const { record, context } = await withProjection(env, async (db) => ({ record: await requireRotation(db, env, id), context: await rotationContext(db, id) }));
-    const refusal = rollbackRefusal(record);
-    if (refusal) throw new UsageError(`cannot roll back ${id}: ${refusal}`, EXIT.failed);
-
-    const parsed = verifiedDataSchema.safeParse({
-      ...context,
-      phase: 'deploy',
-      ok: false,
-      checks: [{ name: 'operator_rollback', ok: false, detail: `rollback requested by ${actor}: ${reason}`, duration_ms: 0 }],
-      diagnosis: `operator rollback: ${actor} asked to restore the previous material during the rollback window (until ${record.retireAfter}): ${reason}`,
-    });
-    if (!parsed.success) {
-      throw new UsageError(`cannot roll back ${id}: the projection holds no usable deploy context for it (${parsed.error.issues[0]?.message ?? 'invalid'})`, EXIT.failed);
-    }
-    const data: VerifiedData = parsed.data;
-    const operator = await connectOperator(env);
-    try {
-      const eventId = stageEventId(id, 'operator', 'rollback');
-      const entryId = await operator.publish({ stream: operator.streams.verified, name: 'verified', eventId, rotationId: id, data });
-      out.line(`Rollback requested for rotation ${id} (${data.material}${data.zone_id ? ` zone ${data.zone_id}` : ''}), inside the rollback window (until ${record.retireAfter}).`);
-      out.line(`  published  verified(deploy, ok=false) with check operator_rollback: event ${eventId}, entry ${entryId} on ${operator.streams.verified}`);
-      out.line(`  next       the secret-writer restores the previous material (kid ${data.previous?.kid ?? 'unknown'}), the roller restarts the holders,`);
-      out.line('             the verifier checks them; the rotation then ends failed with rolled_back=true');
-      out.line(`  follow     caracal-rotate watch ${id}`);
-      out.result({
-        rotation_id: id,
-        action: 'rollback',
-        event_id: eventId,
-        stream: operator.streams.verified,
-        entry_id: entryId,
-        actor,
-        reason,
-        window_ends_at: record.retireAfter,
-        restores_kid: data.previous?.kid ?? null,
-      });
-      return EXIT.ok;
-    } finally {
-      await operator.close();
+    const reason = intentReason(str(values, 'reason'), 'rollback', id, 'gateway exchange errors after deploy');
+    await requireServers(env, { redis: true });
+    const { intentEventId, answer } = await sendIntent(env, id, 'rollback', reason, str(values, 'ticket'), secondsFlag(values, 'timeout', 30));
+    out.result({ rotation_id: id, action: 'rollback', intent_event_id: intentEventId, ...answer });
+    switch (answer.outcome) {
+      case 'approved':
+        out.line(answer.by === 'secret-writer' ? `Rollback of ${id} is under way: the secret-writer applied it.` : `Rollback of ${id} approved by the planner; the secret-writer has not answered yet.`);
+        out.line(`  follow     caracal-rotate watch ${id}`);
+        return EXIT.ok;
+      case 'refused':
+        out.error(`rollback of ${id} refused by the ${answer.by} (${answer.code}): ${answer.message}`, EXIT.failed);
+        return EXIT.failed;
+      default:
+        out.error(`no answer to the rollback of ${id} yet: is the planner running? (caracal-rotate watch ${id} shows what happens)`, EXIT.timeout);
+        return EXIT.timeout;
     }
   },
 };

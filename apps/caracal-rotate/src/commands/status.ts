@@ -1,24 +1,20 @@
-import { ROTATION_STATES, TERMINAL_STATES, listRotations, materialStatus, rotationChecks, rotationDrains, rotationEvents, type RotationRecord } from '@caracal-rotation/projection';
+import { listRotations, materialStatus, rotationChecks, rotationDrains, rotationEvents, rotationPath, type RotationDetail, type RotationRecord } from '@caracal-rotation/projection';
 import type pg from 'pg';
 import { loadEffectiveCatalog } from '../catalog-source.js';
 import { EXIT, type CliEnvironment } from '../environment.js';
 import { age, dash, duration, scopeOf, shortKid } from '../format.js';
 import type { Output } from '../output.js';
-import { requireRotation, rotationIdArg, withProjection } from '../projection-access.js';
-import { Timeline, followedFromRecord } from '../timeline.js';
+import { requireRotation, withProjection } from '../projection-access.js';
+import { rotationIdArg } from '../rotation-id.js';
+import { BATCH_DETAIL_LIMIT, Timeline, followedFromRecord } from '../timeline.js';
 import type { Command } from './command.js';
 
-const IN_FLIGHT = ROTATION_STATES.filter((s) => !TERMINAL_STATES.includes(s));
-
-/** A row without its plan: lists stay readable; `status ID` shows everything. */
-export const summary = ({ plan: _plan, ...rest }: RotationRecord) => rest;
+/** A row as lists show it. */
+export const summary = (r: RotationRecord) => r;
 
 async function overview(out: Output, env: CliEnvironment, db: pg.Pool): Promise<number> {
   const materials = await materialStatus(db);
-  const inFlight = (await Promise.all(IN_FLIGHT.map((state) => listRotations(db, { state, limit: 200 }))))
-    .flat()
-    .filter((r) => !r.dryRun)
-    .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  const inFlight = (await listRotations(db, { inFlight: true, limit: 500 })).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   // Materials this system never rotated are worth seeing too; a broken catalog file must not hide the status.
   const catalog = await loadEffectiveCatalog(env).catch(() => undefined);
   const neverRotated = (catalog?.catalog.materials ?? []).map((m) => m.material).filter((m) => !materials.some((s) => s.material === m));
@@ -41,7 +37,7 @@ async function overview(out: Output, env: CliEnvironment, db: pg.Pool): Promise<
   return EXIT.ok;
 }
 
-function printRotation(out: Output, r: RotationRecord): void {
+function printRotation(out: Output, r: RotationDetail): void {
   const flags = [r.emergency ? 'emergency' : '', r.dryRun ? 'dry run' : '', r.rolledBack ? 'rolled back' : ''].filter(Boolean);
   out.line(`Rotation ${r.rotationId}`);
   const scope = scopeOf(r);
@@ -56,6 +52,7 @@ function printRotation(out: Output, r: RotationRecord): void {
   }
   if (r.retiredAt) out.line(`  retired       ${r.retiredAt}`);
   if (r.completedAt) out.line(`  completed     ${r.completedAt}`);
+  if (r.plan) out.line(`  plan          ${r.plan.phases.map((p) => p.phase).join(' → ')}; rollback ${r.plan.rollback.mode}; window ${duration(r.plan.safety_window_ms)}`);
   if (r.failure) out.line(`  failure       ${r.failure}`);
   if (r.diagnosis) out.line(`  diagnosis     ${r.diagnosis.replace(/\n/g, '\n                ')}`);
 }
@@ -69,15 +66,27 @@ async function detail(out: Output, env: CliEnvironment, db: pg.Pool, id: string)
     rotationDrains(db, id),
   ]);
   printRotation(out, record);
+  const path = record.plan ? rotationPath(record.plan, events, { state: record.state, progress: record.progress }) : [];
+  if (path.length) {
+    out.line('');
+    out.line('Path');
+    const mark = { done: 'done   ', failed: 'FAILED ', current: 'now    ', pending: '       ' } as const;
+    for (const step of path) out.line(`  ${mark[step.status]} ${step.label}${step.at ? `  (${step.at})` : ''}`);
+  }
   if (members.length) {
     out.line('');
-    out.line(`Batch members (${members.length})`);
-    out.table(['rotation', 'scope', 'state', 'new kid'], members.map((m) => [m.rotationId, scopeOf(m), m.state, shortKid(m.newKid)]));
+    // A large batch: the count per state, and the zones that did not complete.
+    const listed = members.length > BATCH_DETAIL_LIMIT ? members.filter((m) => m.state !== 'completed') : members;
+    const counts = new Map<string, number>();
+    for (const m of members) counts.set(m.state, (counts.get(m.state) ?? 0) + 1);
+    out.line(`Batch members (${members.length}: ${[...counts].map(([state, n]) => `${n} ${state}`).join(', ')})`);
+    if (listed.length < members.length) out.line(listed.length ? `  not completed (${listed.length}):` : '  every zone completed');
+    if (listed.length) out.table(['rotation', 'scope', 'state', 'new kid'], listed.map((m) => [m.rotationId, scopeOf(m), m.state, shortKid(m.newKid)]));
   }
   out.line('');
   out.line('Timeline (since the request; then the stage that emitted the event and how long it took)');
   const start = Date.parse(events[0]?.occurredAt ?? record.requestedAt ?? record.createdAt);
-  const timeline = new Timeline(out, start);
+  const timeline = new Timeline(out, start, id);
   for (const e of events) {
     const followed = followedFromRecord(e);
     if (followed) timeline.add(followed);
@@ -92,10 +101,10 @@ async function detail(out: Output, env: CliEnvironment, db: pg.Pool, id: string)
   if (drains.length) {
     out.table(
       ['stream', 'group', 'mark', 'pending', 'lag', 'drained', 'checked'],
-      drains.map((d) => [d.stream, d.group, d.mark, dash(d.pending), dash(d.lag), d.drained ? 'yes' : 'no', dash(d.checkedAt)]),
+      drains.map((d) => [d.stream, d.group, d.mark, dash(d.pending), dash(d.lag), d.abandoned ? 'abandoned' : d.drained ? 'yes' : 'no', dash(d.checkedAt)]),
     );
   }
-  out.result({ rotation: record, members: members.map(summary), timeline: timeline.entries, checks, drains });
+  out.result({ rotation: record, path, members: members.map(summary), timeline: timeline.entries, checks, drains });
   return EXIT.ok;
 }
 
@@ -107,9 +116,10 @@ export const statusCommand: Command = {
 
 Without an id: per material (and zone or role) the current key id, its age and the
 latest rotation's state, then every rotation in flight.
-With an id: the rotation's row, its stage timeline (time since the request and the time
-each stage took), the verification checks (with the detail of each failure) and the
-drain gate's evidence.
+With an id: the rotation's row, its expected path with the steps done, its stage timeline
+(time since the request and the time each stage took), the verification checks (with the
+detail of each failure) and the drain gate's evidence (a group no live consumer reads is
+shown abandoned).
 
 Examples:
   caracal-rotate status

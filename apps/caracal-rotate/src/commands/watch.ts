@@ -1,8 +1,10 @@
 import { rotationStreams } from '@caracal-rotation/contracts';
-import { TERMINAL_STATES, getRotation, listRotations, rotationEvents, type RotationEventRecord, type RotationRecord } from '@caracal-rotation/projection';
+import { isTerminal as isTerminalState } from '@caracal-rotation/lifecycle';
+import { getRotation, listRotations, rotationEvents, type RotationEventRecord, type RotationRecord } from '@caracal-rotation/projection';
 import { EXIT, UsageError, connectRedis, requireServers } from '../environment.js';
 import { uuidv7Time } from '../format.js';
-import { rotationIdArg, withProjection } from '../projection-access.js';
+import { withProjection } from '../projection-access.js';
+import { rotationIdArg } from '../rotation-id.js';
 import { followRotation } from '../follow.js';
 import { Timeline, followedFromRecord, reportOutcome, type Outcome } from '../timeline.js';
 import { secondsFlag, type Command } from './command.js';
@@ -14,7 +16,7 @@ interface History {
   note?: string;
 }
 
-const isTerminal = (r: RotationRecord) => TERMINAL_STATES.includes(r.state);
+const isTerminal = (r: RotationRecord) => isTerminalState(r.state);
 
 /** How a finished rotation (or batch) ended, from the projection alone. */
 function recordedOutcome(h: History): Outcome | undefined {
@@ -66,7 +68,7 @@ Examples:
     const r = history.record;
     out.line(`Rotation ${id}${r ? `: ${r.material ?? '?'}${r.zoneId ? ` zone ${r.zoneId}` : ''}${r.role ? ` role ${r.role}` : ''}, ${r.state}` : ''}`);
     if (history.note) out.line(`  (projection unavailable, following the streams only: ${history.note.split('\n')[0]})`);
-    const timeline = new Timeline(out, requestedAt ?? Date.now());
+    const timeline = new Timeline(out, requestedAt ?? Date.now(), id);
     for (const e of history.events) {
       const followed = followedFromRecord(e);
       if (followed) timeline.add(followed);
