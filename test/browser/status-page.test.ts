@@ -23,6 +23,7 @@ const CHROMIUM_ARGS = [
 const SCREENSHOTS = join(import.meta.dirname, 'screenshots');
 // What an operator may type as a reason: it must show as text, never run.
 const EVIL_REASON = `quarterly <script>window.__pwned = 1; alert("pwned")</script><img src=x onerror="window.__pwned = 2"> & "done"`;
+// The operator's name in operators.json is recorded as the actor: markup in it is text too.
 const ACTOR = `ops <b>bold</b>`;
 
 let e2e: E2E;
@@ -37,7 +38,7 @@ beforeAll(async () => {
   });
   // AUDIT_HMAC_KEY waits out a safety window of 6 s between deploy and
   // retirement, so the page is certain to see it in flight.
-  e2e = await startE2E('browser', { sandboxWindowMs: 6_000 });
+  e2e = await startE2E('browser', { sandboxWindowMs: 6_000, operator: ACTOR });
   profileDir = await mkdtemp(join(tmpdir(), 'caracal-chromium-'));
   context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
@@ -82,7 +83,7 @@ async function eventually<T>(read: () => Promise<T>, check: (value: T) => void, 
 describe('status page in a browser', () => {
   it('shows a rotation in flight with its timeline, renders the operator reason as text, then shows it in history', async () => {
     const recorderUrl = e2e.stack.instances('recorder')[0]!.url;
-    const id = await e2e.operator.request({ material: 'AUDIT_HMAC_KEY', reason: EVIL_REASON, actor: ACTOR, ticket: 'SEC-42' });
+    const id = await e2e.operator.request({ material: 'AUDIT_HMAC_KEY', reason: EVIL_REASON, ticket: 'SEC-42' });
     // In flight: deployed, waiting out its safety window.
     await vi.waitFor(async () => expect((await getRotation(e2e.pool, id))?.state).toBe('waiting_retirement'), { timeout: 60_000, interval: 100 });
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,19 +30,37 @@ export interface K8sObject {
   [key: string]: unknown;
 }
 
-/**
- * Every document of a Kubernetes manifest. YAML 1.1, as the Kubernetes
- * tooling reads it (`0444` is octal there).
- */
-export function loadManifests(relative: string): K8sObject[] {
-  const docs = parseAllDocuments(repoFile(relative), { version: '1.1' });
+/** Every document of a YAML stream, as the Kubernetes tooling reads it (YAML 1.1: `0444` is octal). */
+export function parseManifests(text: string, source: string): K8sObject[] {
   const objects: K8sObject[] = [];
-  for (const doc of docs) {
-    if (doc.errors.length > 0) throw new Error(`${relative}: ${doc.errors.map((e) => e.message).join('; ')}`);
+  for (const doc of parseAllDocuments(text, { version: '1.1' })) {
+    if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors.map((e) => e.message).join('; ')}`);
     const value = doc.toJS() as K8sObject | null;
     if (value) objects.push(value);
   }
   return objects;
+}
+
+export function loadManifests(relative: string): K8sObject[] {
+  return parseManifests(repoFile(relative), relative);
+}
+
+/**
+ * Every object `kubectl kustomize` renders for a kustomization directory of
+ * the repository: the real renderer, so what is tested is what `kubectl apply
+ * -k` would send.
+ */
+export function kustomize(relativeDir: string): K8sObject[] {
+  const result = spawnSync('kubectl', ['kustomize', path.join(ROOT, relativeDir)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    throw new Error(
+      'kubectl is not installed: the deploy tests render the manifests with the real `kubectl kustomize` (kustomize v5.5). ' +
+        'Install kubectl (https://kubernetes.io/docs/tasks/tools/) and run the tests again.',
+    );
+  }
+  if (result.error) throw result.error;
+  if (result.status !== 0) throw new Error(`kubectl kustomize ${relativeDir} failed (exit ${result.status}):\n${result.stderr}`);
+  return parseManifests(result.stdout, `kubectl kustomize ${relativeDir}`);
 }
 
 export function listFiles(relativeDir: string, suffix: string): string[] {
@@ -58,6 +77,8 @@ function withoutInterpolations(value: string): string {
 }
 
 const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|HMAC_KEY|_KEK)$/;
+/** Variables that name (or say whether to create) the Kubernetes Secret a secret lives in, not what it holds. */
+const SECRET_LOCATION_NAME = /^CARACAL_K8S_(CREATE_)?(HISTORY_)?SECRET$/;
 
 /**
  * Why an environment value written in a deployment file looks like a secret,
@@ -74,7 +95,7 @@ export function secretProblem(name: string, raw: unknown): string | undefined {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && URL.canParse(value) && new URL(value).password !== '') {
     return `${name} is a URL with a password in it`;
   }
-  if (SECRET_NAME.test(name) && !name.endsWith('_FILE') && value.trim() !== '') return `${name} is set to a literal value`;
+  if (SECRET_NAME.test(name) && !SECRET_LOCATION_NAME.test(name) && !name.endsWith('_FILE') && value.trim() !== '') return `${name} is set to a literal value`;
   return undefined;
 }
 

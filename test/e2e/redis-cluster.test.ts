@@ -1,27 +1,26 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { createRedis, keySlot, scanKeys, type Cluster } from '@caracal-rotation/bus';
 import { DEFAULT_CATALOG, EVENT_NAMES, deadLetterStream, type Material } from '@caracal-rotation/contracts';
+import { followRotation } from '@caracal-rotation/caracal-rotate';
 import { getRotation } from '@caracal-rotation/projection';
 import { keyIdOf } from '@caracal-rotation/secrets';
 import { readStream } from '@caracal-rotation/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { fleetAccepts } from '../support/fleet-probes.js';
 import { startE2E, type E2E } from '../support/e2e-stack.js';
 import { startRedisCluster, type LocalRedisCluster } from '../support/redis-cluster.js';
+import { announcementsOf, auditKeyVerdict, caracalSecret, coordinatorTokenVerdict, zoneJwks, type Verdict } from '../support/replica-probes.js';
 
 /**
- * The whole system on a 3-master Redis Cluster: the five services, the
- * sandbox fleet, the operator and the test's own checks all get the cluster
- * (REDIS_CLUSTER_NODES), and full rotations run through it.
+ * The orchestrator's bus on a 3-master Redis Cluster: the five services, the
+ * operator and the test's own checks all get the cluster
+ * (REDIS_CLUSTER_NODES), and full rotations run through it. Caracal keeps its
+ * own standalone Redis, as a `caracal up` deployment has.
  */
-const ZONES = ['zone-a', 'zone-b', 'zone-c', 'zone-d'];
 let cluster: LocalRedisCluster;
 let e2e: E2E;
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ masters: 3 });
-  e2e = await startE2E('cluster', { redisUrl: cluster.url, redisClusterNodes: cluster.nodes, seed: { zones: ZONES } });
+  e2e = await startE2E('cluster', { redisUrl: cluster.url, redisClusterNodes: cluster.nodes, sandbox: { zones: 4 } });
 }, 180_000);
 afterAll(async () => {
   await e2e?.stop();
@@ -46,18 +45,22 @@ describe('on a Redis Cluster', () => {
     expect(cluster.nodes).toHaveLength(3);
   });
 
+  const VERDICTS: Partial<Record<Material, (e2e: E2E, value: string) => Promise<Verdict>>> = {
+    CARACAL_COORDINATOR_TOKEN: coordinatorTokenVerdict,
+    AUDIT_HMAC_KEY: auditKeyVerdict,
+  };
   describe.each(['CARACAL_COORDINATOR_TOKEN', 'AUDIT_HMAC_KEY'] as Material[])('rotating %s', (material) => {
     it('completes: new material deployed and accepted, the old refused, everything projected', async () => {
       const file = DEFAULT_CATALOG.materials.find((m) => m.material === material)!.file!;
-      const before = (await readFile(join(e2e.secretsDir, file), 'utf8')).trim();
+      const before = await caracalSecret(e2e, file);
 
       const { id, outcome } = await e2e.rotate({ material, ticket: 'CLUSTER-1' });
       expect(outcome).toBe('completed');
 
-      const after = (await readFile(join(e2e.secretsDir, file), 'utf8')).trim();
+      const after = await caracalSecret(e2e, file);
       expect(after).not.toBe(before);
-      expect(await fleetAccepts(e2e.stack.fleet!, e2e.redis, material, after)).toBe(true);
-      expect(await fleetAccepts(e2e.stack.fleet!, e2e.redis, material, before)).toBe(false);
+      expect(await VERDICTS[material]!(e2e, after)).toBe('accepted');
+      expect(await VERDICTS[material]!(e2e, before)).toBe('refused');
 
       // Every stage ran: events on every stream of the pipeline, and both phases verified.
       const events = new Map<string, number>();
@@ -65,25 +68,30 @@ describe('on a Redis Cluster', () => {
         const mine = (await readStream(e2e.redis, e2e.operator.streams[name])).filter((e) => e.fields.rotation_id === id);
         events.set(name, mine.length);
       }
-      for (const name of ['requested', 'planned', 'written', 'rolled', 'verified', 'retiring', 'completed'] as const) expect(events.get(name), name).toBeGreaterThan(0);
+      for (const name of ['requested', 'planned', 'written', 'rolled', 'verified', 'retiring'] as const) expect(events.get(name), name).toBeGreaterThan(0);
       expect(events.get('failed')).toBe(0);
+      // `completed` is Caracal's to read: it is announced on Caracal's Redis.
+      expect(await announcementsOf(e2e, id)).toHaveLength(1);
 
       const row = await completedRow(id);
       expect(row).toMatchObject({ state: 'completed', material, ticket: 'CLUSTER-1', newKid: keyIdOf(after), previousKid: keyIdOf(before) });
     }, 120_000);
   });
 
-  it('rotates a zone signing key in the sandbox STS (zone keys and their directory in different slots)', async () => {
-    const zone = ZONES[1]!;
-    const jwks = async () =>
-      ((await (await fetch(`${e2e.stack.fleet!.url('sts')}/.well-known/jwks.json?zone_id=${zone}`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
-    const [oldKid] = await jwks();
-    const { id, outcome } = await e2e.rotate({ material: 'ZONE_SIGNING_KEY', zone_id: zone });
-    expect(outcome).toBe('completed');
-    const completed = (await readStream(e2e.redis, e2e.operator.streams.completed)).find((c) => c.fields.rotation_id === id)!;
-    expect(completed.data).toMatchObject({ zone_id: zone, previous_kid: oldKid });
-    expect(await jwks()).toEqual([completed.data.new_kid]);
-  }, 120_000);
+  it('rotates every zone signing key as a batch (the batch and its children in different slots)', async () => {
+    const kids = async () => new Map([...(await zoneJwks(e2e))].map(([zone, { keys }]) => [zone, keys.map((k) => k.kid)]));
+    const before = await kids();
+    const batch = await e2e.operator.request({ material: 'ZONE_SIGNING_KEY', zone_id: '*', reason: 'batch on a cluster' });
+    const result = await followRotation(e2e.redis, e2e.operator.streams, batch, () => undefined, { timeoutMs: 120_000, expectRotations: e2e.sandbox.zones.length });
+    const children = [...result.terminal.entries()].filter(([id]) => id !== batch);
+    expect(children.map(([, outcome]) => outcome)).toEqual(e2e.sandbox.zones.map(() => 'completed'));
+    const after = await kids();
+    for (const [id] of children) {
+      const [{ data }] = (await announcementsOf(e2e, id)) as [Awaited<ReturnType<typeof announcementsOf>>[number]];
+      expect(data.previous_kid).toBe(before.get(data.zone_id!)![0]);
+      expect(after.get(data.zone_id!)).toEqual([data.new_kid, data.previous_kid]);
+    }
+  }, 150_000);
 
   it('nothing was dead-lettered, nothing is left pending, and no key went to the standalone Redis', async () => {
     for (const name of EVENT_NAMES) expect(await e2e.redis.xlen(deadLetterStream(e2e.operator.streams[name])), name).toBe(0);
@@ -102,13 +110,12 @@ describe('on a Redis Cluster', () => {
       },
       { timeout: 30_000, interval: 250 },
     );
-    // The services' and the fleet's keys are spread over the masters.
-    const keys = [...(await scanKeys(e2e.redis, `${e2e.prefix}*`)), ...(await scanKeys(e2e.redis, `${e2e.namespace}*`))];
-    expect(new Set(keys.map(masterOf)).size).toBe(3);
+    // The services' keys are spread over the masters, and none reached the tests' standalone Redis.
+    const keys = await scanKeys(e2e.redis, `${e2e.prefix}*`);
+    expect(new Set(keys.map(masterOf)).size).toBeGreaterThan(1);
     const standalone = createRedis(process.env.REDIS_URL!);
     try {
-      expect(await scanKeys(standalone, `${e2e.prefix}*`)).toEqual([]);
-      expect(await scanKeys(standalone, `${e2e.namespace}*`)).toEqual([]);
+      expect(await scanKeys(standalone, `*${e2e.prefix}*`)).toEqual([]);
     } finally {
       standalone.disconnect();
     }

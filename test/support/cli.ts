@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import type { E2E } from './e2e-stack.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 /** The installed executable, as `npx caracal-rotate` runs it. */
@@ -13,20 +12,11 @@ export interface CliRun {
   stderr: string;
 }
 
-/** The environment an operator would set to reach this stack (DESIGN §8). */
-export function cliEnvFor(e2e: E2E, catalogPath: string | undefined): NodeJS.ProcessEnv {
-  return {
-    REDIS_URL: process.env.REDIS_URL,
-    DATABASE_URL: e2e.databaseUrl,
-    CARACAL_SECRETS_DIR: e2e.secretsDir,
-    STREAM_PREFIX: e2e.prefix,
-    CARACAL_NAMESPACE: e2e.namespace,
-    ...(catalogPath ? { CARACAL_CATALOG: catalogPath } : {}),
-  };
-}
-
-/** Runs `caracal-rotate …` as a user would: its own process, from the repository root. */
-export function caracalRotate(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliRun> {
+/**
+ * Runs `caracal-rotate …` as a user would: its own process, from the
+ * repository root, with only the environment given (plus PATH and HOME).
+ */
+export function caracalRotate(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(BIN, args, {
       cwd: ROOT,
@@ -56,5 +46,15 @@ export function parseJsonOutput<S extends z.ZodType>(schema: S, run: CliRun): z.
   }
   return schema.parse(doc);
 }
+
+/** stderr as the one JSON error line --json promises. */
+export function parseJsonError<S extends z.ZodType>(schema: S, run: CliRun): z.infer<S> {
+  const lines = run.stderr.trim().split('\n');
+  if (lines.length !== 1) throw new Error(`stderr is not one line:\n${run.stderr}`);
+  return schema.parse(JSON.parse(lines[0]!));
+}
+
+/** A run's exit code and output, for assertion messages. */
+export const described = (r: CliRun): string => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 
 export const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;

@@ -7,11 +7,19 @@ import type pg from 'pg';
 
 export type NamedEntry = StreamEntry & { name: EventName };
 
-/** Every entry of every rotation stream, oldest first per stream. */
+/** Every entry of every rotation stream on the bus, oldest first per stream. */
 export async function rotationEntries(redis: Redis, streams: RotationStreams): Promise<NamedEntry[]> {
   const out: NamedEntry[] = [];
   for (const name of EVENT_NAMES) for (const e of await readStream(redis, streams[name])) out.push({ name, ...e });
   return out;
+}
+
+/**
+ * The `completed` announcements: the verifier publishes them on Caracal's
+ * Redis, signed with Caracal's STREAMS_HMAC_KEY, for Caracal's services.
+ */
+export async function announcements(caracalRedis: Redis, streams: RotationStreams): Promise<NamedEntry[]> {
+  return (await readStream(caracalRedis, streams.completed)).map((e) => ({ name: 'completed' as const, ...e }));
 }
 
 /**
@@ -47,7 +55,8 @@ export function failureDetails(entries: NamedEntry[], ids: string[]): string[][]
       const failed = (d.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`.slice(0, 300));
       rows.push([e.fields.rotation_id!, String(d.material), `verified ${d.phase} not ok`, [...failed, d.diagnosis ? `diagnosis: ${d.diagnosis}` : ''].filter(Boolean).join(' / ').slice(0, 900)]);
     }
-    if (e.name === 'failed' || e.name === 'rejected') rows.push([e.fields.rotation_id!, String(d.material), e.name, String(d.error ?? d.reason_code ?? '').slice(0, 500)]);
+    if (e.name === 'failed') rows.push([e.fields.rotation_id!, String(d.material), e.name, String(d.error ?? '').slice(0, 500)]);
+    if (e.name === 'rejected') rows.push([e.fields.rotation_id!, String(d.material), e.name, `${String(d.reason_code)}: ${String((e.data as { message?: string }).message ?? '')}`.slice(0, 500)]);
     if (e.name === 'rolled') {
       const bad = ((e.data.holders ?? []) as { service: string; ok: boolean; error?: string }[]).filter((h) => !h.ok);
       if (bad.length > 0) rows.push([e.fields.rotation_id!, String(d.material), `rolled ${d.phase}: holders failed`, bad.map((h) => `${h.service}: ${h.error ?? ''}`).join(' / ').slice(0, 600)]);
@@ -88,11 +97,17 @@ export interface HistoryVersion {
   value: string;
 }
 
-/** The secret-writer's version history: `<secrets>/.history/<file>/<seq>.json`. */
+/**
+ * The secret-writer's version history of a store directory (Caracal's
+ * secrets, or the orchestrator's own for the bus key):
+ * `<dir>/.history/<file>/<seq>.json`. Its rotation records (`rotation-records/`)
+ * are not versions.
+ */
 export async function readHistory(secretsDir: string): Promise<HistoryVersion[]> {
   const root = join(secretsDir, '.history');
   const out: HistoryVersion[] = [];
   for (const file of await readdir(root).catch(() => [] as string[])) {
+    if (file === 'rotation-records') continue;
     for (const seq of (await readdir(join(root, file)).catch(() => [] as string[])).filter((n) => /^\d+\.json$/.test(n))) {
       const v = JSON.parse(await readFile(join(root, file, seq), 'utf8')) as Omit<HistoryVersion, 'file' | 'seq'>;
       out.push({ file, seq, rotationId: v.rotationId, phase: v.phase, kid: v.kid, value: v.value });
@@ -101,12 +116,12 @@ export async function readHistory(secretsDir: string): Promise<HistoryVersion[]>
   return out;
 }
 
-/** The deployed secret files (names without a leading dot) and their values. */
+/** The deployed secret files (regular files whose names do not start with a dot) and their values. */
 export async function secretFiles(secretsDir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const name of await readdir(secretsDir)) {
-    if (name.startsWith('.')) continue;
-    out[name] = await readFile(join(secretsDir, name), 'utf8');
+  for (const entry of await readdir(secretsDir, { withFileTypes: true })) {
+    if (entry.name.startsWith('.') || !entry.isFile()) continue;
+    out[entry.name] = await readFile(join(secretsDir, entry.name), 'utf8');
   }
   return out;
 }
@@ -129,6 +144,34 @@ export async function deadLetterCounts(redis: Redis, streams: RotationStreams): 
   for (const name of EVENT_NAMES) out[`${streams[name]}.dead`] = 0;
   for (const key of await keysMatching(redis, `${streams.prefix}*.dead`)) out[key] = 0;
   for (const key of Object.keys(out)) out[key] = await redis.xlen(key);
+  return out;
+}
+
+export interface DeadLetter {
+  /** The dead-letter stream and the entry's id on it. */
+  stream: string;
+  id: string;
+  error: string;
+  group: string;
+  detail: string;
+  /** The rotation of the original entry, when its fields could be read back. */
+  rotationId: string;
+}
+
+/** Every entry of every dead-letter stream under the prefix (`<prefix>*.dead`). */
+export async function deadLetters(redis: Redis, streams: RotationStreams): Promise<DeadLetter[]> {
+  const out: DeadLetter[] = [];
+  for (const stream of await keysMatching(redis, `${streams.prefix}*.dead`)) {
+    for (const e of await readStream(redis, stream)) {
+      let rotationId = '';
+      try {
+        rotationId = String((JSON.parse(e.fields.values ?? '{}') as { rotation_id?: string }).rotation_id ?? '');
+      } catch {
+        // a value cut at 8 KiB is not JSON any more
+      }
+      out.push({ stream, id: e.id, error: e.fields.error ?? '', group: e.fields.group ?? '', detail: e.fields.detail ?? '', rotationId });
+    }
+  }
   return out;
 }
 
@@ -173,9 +216,9 @@ export async function dumpSchema(pool: pg.Pool, schema: string): Promise<{ table
 }
 
 /** GET a URL's body as text, or undefined when it does not answer 200. */
-export async function fetchText(url: string, timeoutMs = 5000): Promise<string | undefined> {
+export async function fetchText(url: string, timeoutMs = 5000, headers: Record<string, string> = {}): Promise<string | undefined> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
     return res.ok ? await res.text() : undefined;
   } catch {
     return undefined;

@@ -1,83 +1,66 @@
-import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRedis, type Redis } from '@caracal-rotation/bus';
-import { connectOperator, type Operator } from '@caracal-rotation/caracal-rotate';
+import { cliEnvironment, connectOperator, type Operator } from '@caracal-rotation/caracal-rotate';
+import type { RotationStreams } from '@caracal-rotation/contracts';
 import type { ServiceName, ServiceProcess } from '@caracal-rotation/launcher';
+import type { LaunchedSandbox } from '@caracal-rotation/sandbox';
 import { startStack, type Stack, type StackOptions } from '@caracal-rotation/stack';
-import { deleteKeys, dropSchema, tempSecretsDir, testSchemaUrl, uniqueName } from '@caracal-rotation/testing';
+import { deleteKeys, dropSchema, testSchemaUrl, uniqueName } from '@caracal-rotation/testing';
 import pg from 'pg';
+import { ReplicaContainers, ReplicaPostgres } from './caracal-replica.js';
 
 export interface ReliabilityStackOptions {
-  /** Short name: prefixes streams, namespace, schema and temp directories. */
+  /** Short name: prefixes streams, schema and temp directories. */
   name: string;
-  /** Redis for services, fleet and test clients; the shared test Redis by default. */
+  /** The orchestrator's bus; the shared test Redis by default. Caracal's Redis is always the replica's own. */
   redisUrl?: string;
   /** Postgres of the projection; a fresh schema on the shared test server by default. */
   databaseUrl?: string;
   replicas?: number;
+  /** Zones the replica seeds. */
+  zones?: number;
   sandboxWindowMs?: number;
   /** Extra environment, merged over the suite's defaults. */
   env?: StackOptions['env'];
-  /** Zones and sealed secrets to create in the fresh sandbox (see StackOptions.seed). */
-  seed?: StackOptions['seed'];
-  /** Password targets (a sandbox Postgres, a Redis ACL user), see StackOptions.stores. */
-  stores?: StackOptions['stores'];
-  /**
-   * The fleet's KEK holders (API, STS) keep sealed secrets in Postgres and are
-   * unready without it. 'projection' (default) shares the projection's
-   * database; 'own-schema' gives them a schema on the shared test server, so a
-   * scenario can stop the projection's server without taking the fleet down.
-   */
-  fleetDatabase?: 'projection' | 'own-schema';
   logLevel?: string;
-  /**
-   * How long the roller waits for a restarted holder to come ready (the
-   * sandbox holders file says 15 s). Two stacks on two cores can exceed that
-   * when many processes start at once, which would fail a rotation for want
-   * of CPU; 45 s by default here.
-   */
-  holderReadyTimeoutMs?: number;
 }
 
 export interface ReliabilityStack {
   stack: Stack;
+  /** The replica of Caracal: its services, secrets, zones, Redis and Postgres. */
+  sandbox: LaunchedSandbox;
+  /** The replica's services as containers on its Docker Engine API socket. */
+  containers: ReplicaContainers;
+  /** The replica's own PostgreSQL server. */
+  caracalPostgres: ReplicaPostgres;
+  /** Signs with the stack's operator key (registered with every right). */
   operator: Operator;
-  /** A test client on the stack's Redis. */
+  streams: RotationStreams;
+  /** A test client on the bus. */
   redis: Redis;
-  /** A small pool on the stack's database (its errors are swallowed: a test may stop the server). */
+  /** A test client on Caracal's Redis (the replica's, with its password as the file says at start). */
+  caracalRedis: Redis;
+  /** A small pool on the projection's database (its errors are swallowed: a test may stop the server). */
   pool: pg.Pool;
+  /** Caracal's secrets directory (the replica's). */
   secretsDir: string;
-  namespace: string;
+  /** The orchestrator's own directory (bus key, operators, operator key). */
+  rotationDir: string;
   prefix: string;
   runDir: string;
   redisUrl: string;
   databaseUrl: string;
-  /** The database schema when on the shared server (dropped on stop). */
+  /** The projection's schema when on the shared server (dropped on stop). */
   schema: string | undefined;
   services: ServiceProcess[];
   instances(name: ServiceName): ServiceProcess[];
   /**
    * Stops everything and removes what the stack created. With `keepLogsIn`,
-   * the run directory (service and fleet logs) is copied there first.
+   * the service logs are copied there first.
    */
   stop(opts?: { keepLogsIn?: string }): Promise<void>;
-}
-
-/**
- * Rewrites the holders file with a longer readiness timeout and restarts the
- * rollers, the only readers of that timeout (they read the file at start).
- */
-async function raiseHolderReadyTimeout(stack: Stack, timeoutMs: number): Promise<void> {
-  if (!stack.holdersPath) return;
-  const holders = JSON.parse(await readFile(stack.holdersPath, 'utf8')) as { holders: Record<string, { ready_timeout_ms?: number }> };
-  for (const h of Object.values(holders.holders)) h.ready_timeout_ms = Math.max(h.ready_timeout_ms ?? 0, timeoutMs);
-  await writeFile(stack.holdersPath, JSON.stringify(holders, null, 2));
-  const readers = stack.services.filter((s) => s.name === 'roller');
-  await Promise.all(readers.map(async (s) => {
-    await s.stop();
-    await s.start(60_000);
-  }));
 }
 
 const START_LOCK = join(tmpdir(), 'caracal-reliability-stack-start.lock');
@@ -104,10 +87,10 @@ async function withStartLock<T>(fn: () => Promise<T>): Promise<T> {
 /** Reclaim entries of killed consumers within seconds, but only after the slowest legitimate handler. */
 export const RELIABILITY_ENV: NonNullable<StackOptions['env']> = {
   '*': { CLAIM_IDLE_MS: '3000', CONSUMER_BLOCK_MS: '200', RETIREMENT_TICK_MS: '200' },
-  // A roll of five sandbox holders takes ~3 s, a verification a few more.
-  roller: { CLAIM_IDLE_MS: '8000' },
-  // Two stacks share two cores here: give each check room before it counts as failed.
-  verifier: { CLAIM_IDLE_MS: '8000', CHECK_TIMEOUT_MS: '30000' },
+  // A roll of the replica's holders takes seconds (each restart waits for /ready).
+  roller: { CLAIM_IDLE_MS: '10000' },
+  // Stacks share two cores here: give each check room before it counts as failed.
+  verifier: { CLAIM_IDLE_MS: '10000', CHECK_TIMEOUT_MS: '30000' },
   // Scheduled rotations would add requests the scenarios did not make.
   recorder: { POLICY_TICK_MS: '0' },
 };
@@ -120,15 +103,18 @@ function mergeEnv(extra: StackOptions['env'] = {}): NonNullable<StackOptions['en
   return out;
 }
 
+/** The operator every reliability request is signed by (registered in the stack's operators.json). */
+export const RELIABILITY_OPERATOR = 'reliability@test';
+
 /**
- * The whole system for one reliability scenario: its own secrets directory,
- * stream prefix, Caracal namespace and database (schema), the sandbox fleet
- * and every service as real processes, two replicas each by default.
+ * The whole system for one reliability scenario, on `startStack`: a sandbox
+ * replica of Caracal (its own Redis, Postgres and services behind a Docker
+ * socket), the five services as real processes (two replicas each by
+ * default) on their own stream prefix and projection schema, and an
+ * operator to drive them.
  */
 export async function startReliabilityStack(opts: ReliabilityStackOptions): Promise<ReliabilityStack> {
   const prefix = `${uniqueName(`rel-${opts.name}`)}.caracal.rotation`;
-  const namespace = `${uniqueName(`rel-${opts.name}`)}:`;
-  const secretsDir = await tempSecretsDir();
   const runDir = await mkdtemp(join(tmpdir(), `caracal-rel-${opts.name}-`));
   let schema: string | undefined;
   let databaseUrl = opts.databaseUrl;
@@ -137,63 +123,63 @@ export async function startReliabilityStack(opts: ReliabilityStackOptions): Prom
     databaseUrl = created.url;
     schema = created.schema;
   }
-  let fleetSchema: string | undefined;
-  let fleetDatabaseUrl: string | undefined;
-  if (opts.fleetDatabase === 'own-schema') {
-    const created = await testSchemaUrl(`rel_fleet_${opts.name.replace(/-/g, '_')}`);
-    fleetDatabaseUrl = created.url;
-    fleetSchema = created.schema;
-  }
   const redisUrl = opts.redisUrl ?? process.env.REDIS_URL!;
   const cleanupFiles = async () => {
-    await rm(secretsDir, { recursive: true, force: true });
     await rm(runDir, { recursive: true, force: true });
     if (schema) await dropSchema(schema);
-    if (fleetSchema) await dropSchema(fleetSchema);
   };
 
   let stack: Stack;
   try {
     // One stack starts at a time across this run's test files: starting twenty processes is the heaviest moment.
-    stack = await withStartLock(() => startStack({
-      redisUrl,
-      databaseUrl,
-      secretsDir,
-      runDir,
-      streamPrefix: prefix,
-      sandbox: { namespace, basePort: 'ephemeral', ...(fleetDatabaseUrl ? { databaseUrl: fleetDatabaseUrl } : {}) },
-      ...(opts.seed ? { seed: opts.seed } : {}),
-      ...(opts.stores ? { stores: opts.stores } : {}),
-      sandboxWindowMs: opts.sandboxWindowMs ?? 500,
-      replicas: opts.replicas ?? 2,
-      logLevel: opts.logLevel ?? 'info',
-      env: mergeEnv(opts.env),
-    }));
+    stack = await withStartLock(() =>
+      startStack({
+        redisUrl,
+        databaseUrl,
+        runDir,
+        streamPrefix: prefix,
+        sandbox: { zones: opts.zones ?? 3 },
+        sandboxWindowMs: opts.sandboxWindowMs ?? 500,
+        operator: RELIABILITY_OPERATOR,
+        replicas: opts.replicas ?? 2,
+        logLevel: opts.logLevel ?? 'info',
+        env: mergeEnv(opts.env),
+      }),
+    );
   } catch (err) {
     await cleanupFiles().catch(() => undefined);
     throw err;
   }
+  const sandbox = stack.sandbox!;
+  let caracalPostgres: ReplicaPostgres;
   try {
-    await raiseHolderReadyTimeout(stack, opts.holderReadyTimeoutMs ?? 45_000);
+    caracalPostgres = await ReplicaPostgres.find(sandbox, join(runDir, 'logs', 'caracal-postgres-restarted.log'));
   } catch (err) {
     await stack.stop().catch(() => undefined);
     await cleanupFiles().catch(() => undefined);
     throw err;
   }
-  const operator = await connectOperator({ redisUrl, databaseUrl, secretsDir, catalogPath: stack.catalogPath, streamPrefix: prefix });
+  const operator = await connectOperator(cliEnvironment({ ...stack.operatorEnv, CARACAL_SECRETS_DIR: stack.secretsDir }));
   operator.redis.on('error', () => undefined);
   const redis = createRedis(redisUrl, { connectionName: 'reliability-test' });
   redis.on('error', () => undefined);
+  const caracalRedis = createRedis((await readFile(sandbox.redis_url_file, 'utf8')).trim(), { connectionName: 'reliability-test' });
+  caracalRedis.on('error', () => undefined);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 3, connectionTimeoutMillis: 5000 });
   pool.on('error', () => undefined);
 
   return {
     stack,
+    sandbox,
+    containers: new ReplicaContainers(sandbox.docker_socket),
+    caracalPostgres,
     operator,
+    streams: operator.streams,
     redis,
+    caracalRedis,
     pool,
-    secretsDir,
-    namespace,
+    secretsDir: stack.secretsDir,
+    rotationDir: stack.rotationDir,
     prefix,
     runDir,
     redisUrl,
@@ -212,6 +198,8 @@ export async function startReliabilityStack(opts: ReliabilityStackOptions): Prom
         }
       };
       await step(() => operator.close());
+      // A Postgres this file restarted is its own to stop; the sandbox stops the rest.
+      await step(() => caracalPostgres.release());
       await step(() => stack.stop());
       await step(() => pool.end());
       if (stopOpts.keepLogsIn) {
@@ -222,9 +210,10 @@ export async function startReliabilityStack(opts: ReliabilityStackOptions): Prom
         });
       }
       if (redis.status === 'ready') {
-        for (const p of [prefix, `{${prefix}}`, `seen:${prefix}`, namespace]) await step(() => deleteKeys(redis, p));
+        for (const p of [prefix, `{${prefix}}`, `seen:${prefix}`]) await step(() => deleteKeys(redis, p));
       }
       redis.disconnect();
+      caracalRedis.disconnect();
       await step(cleanupFiles);
       if (errors.length > 0) throw errors[0];
     },

@@ -1,28 +1,55 @@
 import { inspectDrain, type Redis } from '@caracal-rotation/bus';
 import type { Operator } from '@caracal-rotation/caracal-rotate';
-import { newRotationId, type RequestedData, type RotationStreams } from '@caracal-rotation/contracts';
+import { EVENT_NAMES, newRotationId, type EventName, type RequestedData, type RotationStreams } from '@caracal-rotation/contracts';
+import { isFinal, lifecycleEvent, next, type Position, type RotationState } from '@caracal-rotation/lifecycle';
 
 type XReadReply = [stream: string, entries: [id: string, fields: string[]][]][];
 
-export type Terminal = 'completed' | 'failed' | 'rejected';
-const TERMINALS: Terminal[] = ['completed', 'failed', 'rejected'];
-
+/** An entry of a rotation stream that ends its rotation, as the lifecycle says. */
 export interface TerminalEvent {
-  name: Terminal;
+  /** The state the rotation ended in: completed, failed, rejected, abandoned (or planned: a dry run, a batch's own request). */
+  name: RotationState;
+  /** The stream (event name) of the entry that ended it. */
+  event: EventName;
   entryId: string;
   eventId: string;
+  /** When this watcher saw it (ms). */
   at: number;
   data: Record<string, unknown>;
 }
 
+/** One event of a rotation as the watcher saw it. */
+export interface TimelineEntry {
+  event: EventName;
+  entryId: string;
+  /** The envelope's occurred_at (ms). */
+  occurredAt: number;
+  /** When this watcher saw it (ms). */
+  at: number;
+  data: Record<string, unknown>;
+}
+
+/** The events the stream names carry (stream name → event name) for one prefix. */
+const namesOf = (streams: RotationStreams) => new Map(EVENT_NAMES.map((n) => [streams[n], n]));
+
 /**
- * Watches the terminal streams (completed, failed, rejected) on a connection
- * of its own and remembers, per rotation, the first terminal event seen and
- * how many terminal entries arrived. Survives a Redis restart (it retries).
+ * Watches every rotation stream on a connection of its own and follows each
+ * rotation through the lifecycle (libs/lifecycle `next`), as the recorder
+ * and the CLI do: it remembers, per rotation, the event that ended it and
+ * every entry that would end it on its own (an event id seen twice is a
+ * re-emission, two different ones are two ends). Survives a Redis restart
+ * (it retries).
  */
 export class TerminalWatcher {
+  /** The end of each rotation, in the order the lifecycle reached it. */
   readonly first = new Map<string, TerminalEvent>();
+  /** Every entry that ends its rotation by itself (final from any position), per rotation. */
   readonly entries = new Map<string, TerminalEvent[]>();
+  /** Every `failed` entry per rotation (a failed retirement ends at its `verified`, the lock is freed at `failed`). */
+  readonly failed = new Map<string, TerminalEvent[]>();
+  /** Every event of each rotation, in the order seen. */
+  readonly timeline = new Map<string, TimelineEntry[]>();
+  private readonly positions = new Map<string, Position>();
   private readonly conn: Redis;
   private running = true;
   private readonly loop: Promise<void>;
@@ -33,8 +60,8 @@ export class TerminalWatcher {
     const conn = redis.duplicate({ connectionName: 'reliability-terminal-watcher' });
     conn.on('error', () => undefined);
     this.conn = conn;
-    const cursors = new Map(TERMINALS.map((n) => [streams[n], sinceMs > 0 ? `${sinceMs - 1}-0` : '0-0']));
-    const names = new Map(TERMINALS.map((n) => [streams[n], n]));
+    const names = namesOf(streams);
+    const cursors = new Map([...names.keys()].map((s) => [s, sinceMs > 0 ? `${sinceMs - 1}-0` : '0-0']));
     this.loop = (async () => {
       while (this.running) {
         let reply: XReadReply | null = null;
@@ -46,6 +73,7 @@ export class TerminalWatcher {
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }
+        const seen: { event: EventName; id: string; f: Record<string, string>; data: Record<string, unknown> }[] = [];
         for (const [stream, list] of reply ?? []) {
           for (const [id, flat] of list) {
             cursors.set(stream, id);
@@ -55,23 +83,54 @@ export class TerminalWatcher {
             try {
               data = JSON.parse(f.data ?? '{}') as Record<string, unknown>;
             } catch {
-              // not ours to judge here
+              continue;
             }
-            const rid = f.rotation_id ?? '';
-            const e: TerminalEvent = { name: names.get(stream)!, entryId: id, eventId: f.event_id ?? '', at: Date.now(), data };
-            if (!this.first.has(rid)) this.first.set(rid, e);
-            this.entries.set(rid, [...(this.entries.get(rid) ?? []), e]);
+            seen.push({ event: names.get(stream)!, id, f, data });
           }
         }
+        // Streams are read side by side: follow each rotation in the order its events happened.
+        seen.sort((a, b) => (a.f.occurred_at ?? '').localeCompare(b.f.occurred_at ?? ''));
+        for (const { event, id, f, data } of seen) this.observe(event, id, f, data);
         for (const w of this.waiters.splice(0)) w();
       }
     })();
   }
 
-  /** Resolves when `id` has a terminal event, or undefined after `timeoutMs`. */
+  private observe(event: EventName, entryId: string, f: Record<string, string>, data: Record<string, unknown>): void {
+    const rid = f.rotation_id ?? '';
+    const step: TimelineEntry = { event, entryId, occurredAt: Date.parse(f.occurred_at ?? '') || 0, at: Date.now(), data };
+    this.timeline.set(rid, [...(this.timeline.get(rid) ?? []), step]);
+    let lifecycle;
+    try {
+      lifecycle = lifecycleEvent(event, data as Parameters<typeof lifecycleEvent>[1]);
+    } catch {
+      return;
+    }
+    const on = (state: RotationState): TerminalEvent => ({ name: state, event, entryId, eventId: f.event_id ?? '', at: Date.now(), data });
+    const alone = next(undefined, lifecycle);
+    if (alone.advanced && isFinal(alone.position)) this.entries.set(rid, [...(this.entries.get(rid) ?? []), on(alone.position.state)]);
+    if (event === 'failed') this.failed.set(rid, [...(this.failed.get(rid) ?? []), on('failed')]);
+    const to = next(this.positions.get(rid), lifecycle);
+    if (!to.advanced) return;
+    this.positions.set(rid, to.position);
+    if (isFinal(to.position) && !this.first.has(rid)) this.first.set(rid, on(to.position.state));
+  }
+
+  /** The state the lifecycle has each rotation in. */
+  stateOf(id: string): RotationState | undefined {
+    return this.positions.get(id)?.state;
+  }
+
+  /** Resolves when `id` has ended, or undefined after `timeoutMs`. */
   async wait(id: string, timeoutMs: number): Promise<TerminalEvent | undefined> {
+    return this.until(() => this.first.get(id), timeoutMs);
+  }
+
+  /** Resolves with `probe`'s first defined answer, checked after every read, or undefined after `timeoutMs`. */
+  async until<T>(probe: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.first.has(id) && Date.now() < deadline && this.running) {
+    let value = probe();
+    while (value === undefined && Date.now() < deadline && this.running) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 500);
         this.waiters.push(() => {
@@ -79,8 +138,9 @@ export class TerminalWatcher {
           resolve();
         });
       });
+      value = probe();
     }
-    return this.first.get(id);
+    return value;
   }
 
   async stop(): Promise<void> {
@@ -90,7 +150,7 @@ export class TerminalWatcher {
   }
 }
 
-export type RequestSpec = Omit<RequestedData, 'reason' | 'actor'> & Partial<Pick<RequestedData, 'reason' | 'actor'>>;
+export type RequestSpec = Omit<RequestedData, 'reason'> & Partial<Pick<RequestedData, 'reason'>>;
 
 export interface DrivenRotation {
   index: number;
@@ -110,7 +170,7 @@ export interface DrivenRotation {
 export async function requestWithRetry(operator: Operator, streams: RotationStreams, spec: RequestSpec, timeoutMs = 120_000): Promise<{ rotationId: string; attempts: number }> {
   const rotationId = newRotationId();
   const eventId = newRotationId();
-  const data = { reason: 'reliability suite', actor: 'reliability@test', ...spec } as RequestedData;
+  const data = { reason: 'reliability suite', ...spec } as RequestedData;
   const deadline = Date.now() + timeoutMs;
   for (let attempts = 1; ; attempts++) {
     try {
@@ -120,6 +180,27 @@ export async function requestWithRetry(operator: Operator, streams: RotationStre
       if (Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 250));
     }
+  }
+}
+
+/**
+ * Waits until the planner has consumed the event that frees the class lock of
+ * an ended rotation (its group acknowledged that entry): `verified(retire)`
+ * of a completed rotation, `failed` of a failed one. Rejections and
+ * abandonments come from the planner itself.
+ */
+export async function lockReleased(redis: Redis, streams: RotationStreams, watcher: TerminalWatcher, rotationId: string, timeoutMs: number): Promise<void> {
+  const end = watcher.first.get(rotationId);
+  if (!end || end.name === 'rejected' || end.name === 'abandoned' || end.name === 'planned') return;
+  const release = end.name === 'completed' ? end : await watcher.until(() => watcher.failed.get(rotationId)?.[0], timeoutMs);
+  if (!release) throw new Error(`rotation ${rotationId} ended ${end.name} without a failed event to free its class`);
+  const stream = streams[release.event];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [report] = await inspectDrain(redis, [{ stream, group: 'planner', mark: release.entryId }]).catch(() => [undefined]);
+    if (report?.drained) return;
+    if (Date.now() > deadline) throw new Error(`the planner did not consume the end of rotation ${rotationId} within ${timeoutMs} ms`);
+    await new Promise((res) => setTimeout(res, 100));
   }
 }
 
@@ -143,8 +224,7 @@ export interface DriverOptions {
  * class of material at a time, others queued behind it, and never a second
  * request for a class that is still outstanding (that would be answered
  * `duplicate_in_flight`). A class counts as free again once the planner has
- * consumed the end of its previous rotation (its group acknowledged that
- * `completed`/`failed` entry).
+ * consumed the event that ended its previous rotation.
  */
 export async function driveRotations(o: DriverOptions): Promise<DrivenRotation[]> {
   const all: DrivenRotation[] = [];
@@ -153,19 +233,9 @@ export async function driveRotations(o: DriverOptions): Promise<DrivenRotation[]
 
   const settle = async (r: DrivenRotation): Promise<void> => {
     const t = await o.watcher.wait(r.rotationId, o.rotationTimeoutMs);
-    if (!t) throw new Error(`rotation ${r.index} (${r.material}, ${r.rotationId}) did not end within ${o.rotationTimeoutMs} ms`);
+    if (!t) throw new Error(`rotation ${r.index} (${r.material}, ${r.rotationId}) did not end within ${o.rotationTimeoutMs} ms (last state: ${o.watcher.stateOf(r.rotationId) ?? 'none'})`);
     r.terminal = t;
-    if (t.name !== 'rejected') {
-      // The planner must have released the class lock before the class is requested again.
-      const stream = t.name === 'completed' ? o.streams.completed : o.streams.failed;
-      const deadline = Date.now() + o.rotationTimeoutMs;
-      for (;;) {
-        const [report] = await inspectDrain(o.redis, [{ stream, group: 'planner', mark: t.entryId }]).catch(() => [undefined]);
-        if (report?.drained) break;
-        if (Date.now() > deadline) throw new Error(`the planner did not consume the end of rotation ${r.rotationId} within ${o.rotationTimeoutMs} ms`);
-        await new Promise((res) => setTimeout(res, 100));
-      }
-    }
+    await lockReleased(o.redis, o.streams, o.watcher, r.rotationId, o.rotationTimeoutMs);
     outstanding.delete(r.material);
   };
 
@@ -197,7 +267,7 @@ export async function driveRotations(o: DriverOptions): Promise<DrivenRotation[]
   return all;
 }
 
-/** p50 / p95 / max of a list of durations, as text. */
+/** p50 / p95 / max of a list of durations. */
 export function percentiles(values: number[]): { p50: number; p95: number; max: number } {
   if (values.length === 0) return { p50: 0, p95: 0, max: 0 };
   const s = [...values].sort((a, b) => a - b);

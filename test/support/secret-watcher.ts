@@ -28,8 +28,8 @@ export interface SecretWatcher {
 }
 
 // Runs in a worker thread so that sampling every few milliseconds neither
-// stalls nor is stalled by the test's event loop (which also hosts the
-// sandbox fleet's supervisor). It never reports a value, only lengths.
+// stalls nor is stalled by the test's event loop (which follows the streams
+// and drives the rotations meanwhile). It never reports a value, only lengths.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
