@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '@caracal-rotation/testing';
 import { parseArgs, type Section } from './lib/args.js';
-import { MEASURED_SOURCES, hashSources, prototypeDrift } from './lib/provenance.js';
+import { MEASURED_SOURCES, hashSources } from './lib/provenance.js';
 import { loadSnapshot, loadWindow, machineInfo, type LoadWindow } from './lib/machine.js';
 import { renderMarkdown } from './lib/report.js';
 import { REPO_ROOT } from './lib/worker.js';
@@ -63,11 +63,9 @@ async function main() {
     return { ...r, profiles: [...hopProfiles.map((p) => ({ ...p, group: `${p.group} (${hop.eventsPerS} events/s)` })), ...(r.profiles ?? [])], profileDir: dir };
   });
 
-  const drift = await prototypeDrift();
   const report = {
     startedAt,
     sources: await hashSources(MEASURED_SOURCES),
-    prototypeDrift: drift,
     finishedAt: new Date().toISOString(),
     wallS: Math.round((performance.now() - t0) / 100) / 10,
     args,

@@ -25,10 +25,12 @@ const usage = `usage: npm run bench -- [--zones N] [--only ${SECTIONS.join('|')}
   --only S         run only these sections (comma-separated or repeated); default: ${DEFAULT_SECTIONS.join(', ')}
                    opt-in: 'profile' reruns the pipeline with every process under the CPU profiler and summarises the profiles
   --quick          small sizes everywhere (a smoke run of about a minute)
+  --timeout S      how long the pipeline may run before the harness reports what it has (default 420 s; 180 s with --quick)
   --env KEY=VALUE  extra environment for every service of the pipeline stack (e.g. --env RETIREMENT_TICK_MS=200)`;
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
   let zones: number | undefined;
+  let timeoutS: number | undefined;
   const only: Section[] = [];
   let quick = false;
   const env: Record<string, string> = {};
@@ -44,6 +46,11 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--zones': {
         zones = Number(value());
         if (!Number.isInteger(zones) || zones < 1) throw new Error(`--zones must be a positive integer\n${usage}`);
+        break;
+      }
+      case '--timeout': {
+        timeoutS = Number(value());
+        if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new Error(`--timeout takes a number of seconds\n${usage}`);
         break;
       }
       case '--only':
@@ -81,6 +88,6 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     recorderRotations: quick ? 100 : 400,
     offeredSeconds: quick ? 4 : 10,
     offeredRate: 500,
-    pipelineTimeoutS: quick ? 180 : 420,
+    pipelineTimeoutS: timeoutS ?? (quick ? 180 : 420),
   };
 }

@@ -1,5 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { SourceMap } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
 
 interface ProfileNode {
   id: number;
@@ -55,13 +57,41 @@ export function originOf(url: string, fn: string): string {
   }
   const rel = relative(REPO, path);
   const parts = rel.split('/');
-  if (parts[0] === 'libs' || parts[0] === 'services') return `${parts[0]}/${parts[1]}`;
-  if (parts[0] === 'deploy') return `deploy/${parts[1]}`;
+  if (['libs', 'services', 'apps', 'tools'].includes(parts[0]!)) return `${parts[0]}/${parts[1]}`;
   if (parts[0] === 'bench') return 'bench';
   return rel.startsWith('..') ? path : rel;
 }
 
-// Line numbers of files tsx transpiled point into esbuild's output, not the source: shown for node internals only.
+const sourceMaps = new Map<string, SourceMap | null>();
+function sourceMapOf(path: string): SourceMap | null {
+  let map = sourceMaps.get(path);
+  if (map === undefined) {
+    try {
+      map = existsSync(`${path}.map`) ? new SourceMap(JSON.parse(readFileSync(`${path}.map`, 'utf8'))) : null;
+    } catch {
+      map = null;
+    }
+    sourceMaps.set(path, map);
+  }
+  return map;
+}
+
+/**
+ * The services run compiled (one bundled dist/main.js each, with a linked
+ * source map): a frame in a bundle is moved back to the source file it came
+ * from, so origins and own functions are told apart as they were before bundling.
+ */
+function originalFrame(frame: ProfileNode['callFrame']): ProfileNode['callFrame'] {
+  if (!frame.url.startsWith('file://') || !frame.url.includes('/dist/')) return frame;
+  const path = frame.url.slice('file://'.length);
+  const map = sourceMapOf(path);
+  const entry = map?.findEntry(frame.lineNumber, frame.columnNumber) as { originalSource?: string; originalLine?: number } | undefined;
+  if (!entry?.originalSource) return frame;
+  const source = entry.originalSource.startsWith('file://') ? entry.originalSource.slice('file://'.length) : resolve(dirname(path), entry.originalSource);
+  return { ...frame, url: `file://${source}`, lineNumber: entry.originalLine ?? frame.lineNumber };
+}
+
+// Line numbers are shown for node internals only: in files tsx transpiled (the hop worker) they point into esbuild's output.
 const shortWhere = (url: string, line: number): string => {
   if (!url) return '';
   if (url.startsWith('node:')) return `${url}:${line + 1}`;
@@ -69,7 +99,7 @@ const shortWhere = (url: string, line: number): string => {
   const nm = path.lastIndexOf('/node_modules/');
   return nm >= 0 ? path.slice(nm + '/node_modules/'.length) : relative(REPO, path).startsWith('..') ? path : relative(REPO, path);
 };
-const isOwn = (origin: string): boolean => origin.startsWith('libs/') || origin.startsWith('services/') || origin.startsWith('deploy/');
+const isOwn = (origin: string): boolean => origin.startsWith('libs/') || origin.startsWith('services/') || origin.startsWith('apps/');
 
 /**
  * Self and inclusive time per function. With `window` (microseconds of the monotonic clock, which V8's
@@ -78,6 +108,7 @@ const isOwn = (origin: string): boolean => origin.startsWith('libs/') || origin.
  */
 export async function summarizeProfile(file: string, topN = 15, window?: { fromUs: number; toUs: number }): Promise<ProfileSummary> {
   const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
+  for (const node of profile.nodes) node.callFrame = originalFrame(node.callFrame);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   const samples = profile.samples ?? [];

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { planHash } from '@caracal-rotation/bus';
 import {
   EVENT_DATA_SCHEMAS,
   childRotationId,
+  holdersConfigSchema,
   newRotationId,
   rotationStreams,
   sandboxCatalog,
@@ -9,16 +11,21 @@ import {
   type Catalog,
   type CheckResult,
   type EventName,
+  type HoldersConfig,
   type Phase,
   type Plan,
+  type PlanRef,
   type RotationStreams,
 } from '@caracal-rotation/contracts';
+import { expectedPath, rollbackPath, rollsIn, stepsOf, type PathStep } from '@caracal-rotation/lifecycle';
 import { buildPlan, validateRequest } from '@caracal-rotation/planning';
 
 /**
- * Contract-valid events, built the way the stages build them: plans come from
- * the planner's own validateRequest + buildPlan over the sandbox catalog, and
- * every payload is parsed with its contract schema before use.
+ * Contract-valid events, built the way the stages build them: plans come
+ * from the planner's own validateRequest + buildPlan over the sandbox
+ * catalog and a holders file shaped like the sandbox's, each rotation's
+ * events follow the path libs/lifecycle expects for its plan, and every
+ * payload is parsed with its contract schema before use.
  */
 export interface GeneratedEvent {
   name: EventName;
@@ -26,149 +33,240 @@ export interface GeneratedEvent {
   eventId: string;
   rotationId: string;
   producer: string;
+  /** Who signs it, as the projection records it: `bus`, `caracal` or `operator:<name>`. */
+  signer: string;
   data: unknown;
-  /** Drain marks the recorder would take with this event (the deploy `rolled`). */
+  /** The plan the event's `plan` reference names (the recorder reads it from the PlanStore). */
+  plan?: Plan;
+  /** Drain marks the recorder takes with the event that completes the deploy's restarts. */
   drainMarks?: { stream: string; group: string; mark: string }[];
 }
 
+export const BENCH_OPERATOR = 'bench@local';
 const kid = (): string => randomBytes(8).toString('hex');
 const CATALOG: Catalog = sandboxCatalog(0);
 const REQUESTED_AT = new Date().toISOString();
 
-export function planFor(raw: Record<string, unknown>, zoneId: string | undefined, streamPrefix: string): Plan {
+/** A deployment like the sandbox's: every Caracal service restarts through a Docker socket. */
+const HOLDERS: HoldersConfig = holdersConfigSchema.parse({
+  version: 2,
+  services: Object.fromEntries(
+    ['api', 'sts', 'gateway', 'audit', 'coordinator'].map((s, i) => [
+      s,
+      { url: `http://127.0.0.1:${7101 + i}`, restart: { adapter: 'docker', container: `caracal-${s}-1`, socket: '/tmp/bench-docker.sock', stop_timeout_s: 20 } },
+    ]),
+  ),
+  zones: { admin_token_file: 'stsAdminToken' },
+  postgres: { admin_url_file: 'databaseUrl' },
+  redis: { admin_url_file: 'redisUrl' },
+});
+
+export interface PlannedRotation {
+  plan: Plan;
+  ref: PlanRef;
+}
+
+/** The plan the planner would store for this request, and the reference its events carry. */
+export function planFor(raw: Record<string, unknown>, streamPrefix: string, planId: string): PlannedRotation {
   const verdict = validateRequest(raw, CATALOG);
   if (!verdict.ok) throw new Error(`bench request refused: ${verdict.message}`);
-  return buildPlan(verdict.request, zoneId, { requestedAt: REQUESTED_AT, streamPrefix, caracalNamespace: '' });
+  const plan = buildPlan(verdict.request, { requestedAt: REQUESTED_AT, actor: BENCH_OPERATOR, streamPrefix, holders: HOLDERS });
+  return { plan, ref: { id: planId, hash: planHash(JSON.stringify(plan)) } };
 }
 
 const parse = (name: EventName, data: unknown): unknown => EVENT_DATA_SCHEMAS[name].parse(data);
 
-function check(name: string, ok = true): CheckResult {
-  const details: Record<string, string> = {
-    holders_ready: 'api, sts, gateway, audit, coordinator, console answered /ready 200 (fleet verified 12 ms ago for another rotation)',
-    audit_ingest: 'signed audit event 01HZX… ingested by audit in 38 ms, not dead-lettered',
-    revocation_propagation: 'canary revocation seen by sts and gateway within 41 ms',
-    gateway_exchange: 'gateway → sts exchange answered 200 with a mandate',
-    jwks_new_kid: 'JWKS of zone-0001: 200, kids [9f0c2b7e1a3d4c5b, 0a1b2c3d4e5f6a7b], expected active 9f0c2b7e1a3d4c5b; cache-control public, max-age=300',
-    jwks_old_mandate_verifies: 'mandate signed by 0a1b2c3d4e5f6a7b: verifies through the JWKS during the overlap',
-    jwks_old_mandate_refused: 'mandate signed by 0a1b2c3d4e5f6a7b after retirement: refused (unknown_kid)',
-  };
-  return { name, ok, detail: details[name] ?? `${name}: ${ok ? 'passed' : 'failed'} against the sandbox fleet`, duration_ms: Math.round(Math.random() * 40) };
-}
+const CHECK_DETAILS: Record<string, string> = {
+  holders_ready: 'api, sts, gateway, audit, coordinator answered /ready 200',
+  jwks_new_kid: 'JWKS of the zone: 200, the new kid listed first; cache-control public, max-age=300',
+  jwks_keys_valid: 'every key of the JWKS parses as a P-256 public JWK',
+};
+const check = (name: string, ok: boolean): CheckResult => ({
+  name,
+  ok,
+  detail: CHECK_DETAILS[name] ?? `${name}: ${ok ? 'passed' : 'failed'} against the sandbox`,
+  duration_ms: Math.round(Math.random() * 40),
+});
 
-/** The drain marks the recorder takes for a zone-key rotation: every group of every rotation stream (drain-marks.ts). */
-function drainMarksFor(streams: RotationStreams): { stream: string; group: string; mark: string }[] {
-  const groups: Record<string, string[]> = {
-    requested: ['planner', 'recorder'],
-    queued: ['recorder'],
-    planned: ['recorder', 'secret-writer'],
-    rejected: ['recorder'],
-    written: ['recorder', 'roller'],
-    rolled: ['recorder', 'verifier'],
-    verified: ['recorder', 'secret-writer'],
-    retiring: ['recorder', 'secret-writer'],
-    completed: ['planner', 'recorder'],
-    failed: ['planner', 'recorder'],
-  };
+/** The pairs of a drain set as the recorder marks them (patterns expanded to one stream and one group each). */
+function drainMarksFor(plan: Plan): { stream: string; group: string; mark: string }[] {
   const mark = `${Date.now()}-0`;
-  return Object.entries(groups).flatMap(([name, gs]) => gs.map((group) => ({ stream: streams[name as EventName], group, mark })));
+  return plan.drain.map((p) => ({ stream: p.stream.replace(/\*$/, 'events'), group: p.group === '*' ? 'bench-consumers' : p.group, mark }));
 }
 
 export type RotationKind = 'zone' | 'file' | 'failed-file';
 
+interface RotationContext {
+  streams: RotationStreams;
+  rotationId: string;
+  planned: PlannedRotation;
+  subject: { material: Plan['material']; zone_id?: string; batch_id?: string };
+}
+
+/** The events of each step of a path, as the stage that does it emits them. */
+function stepEvents(ctx: RotationContext, steps: readonly PathStep[], verifyOk: (phase: Phase) => boolean): GeneratedEvent[] {
+  const { streams, rotationId, planned, subject } = ctx;
+  const { plan, ref } = planned;
+  const carried = { ...subject, plan: ref, new: { kid: kid(), location: subject.zone_id ? `sts:zone/${subject.zone_id}` : '/var/lib/caracal/secrets/auditHmacKey' }, previous: { kid: kid() } };
+  const out: GeneratedEvent[] = [];
+  const emit = (name: EventName, stage: string, step: string, data: unknown, extra: Partial<GeneratedEvent> = {}) =>
+    out.push({ name, stream: streams[name], eventId: stageEventId(rotationId, stage, step), rotationId, producer: `${stage}/bench-host`, signer: 'bus', data: parse(name, data), plan, ...extra });
+  for (const step of steps) {
+    const phase = step.phase!;
+    const completesDeployRoll = phase === 'deploy' && (step.kind === 'roll' || (step.kind === 'write' && !rollsIn(plan, 'deploy')));
+    const marks = completesDeployRoll ? { drainMarks: drainMarksFor(plan) } : {};
+    switch (step.kind) {
+      case 'write':
+        emit('written', 'secret-writer', phase, { phase, ...carried, changed: stepsOf(plan, phase).write }, marks);
+        break;
+      case 'roll': {
+        const holders = stepsOf(plan, phase).roll.flat().map((service, i) => ({
+          service,
+          ok: true,
+          restarted_at: new Date().toISOString(),
+          ready_at: new Date().toISOString(),
+          attempts: 1,
+          proof: { before: `started ${i}`, after: `started ${i + 1}`, detail: 'State.StartedAt moved past the write' },
+        }));
+        emit('rolled', 'roller', phase, { phase, ...carried, holders }, marks);
+        break;
+      }
+      case 'verify': {
+        const ok = verifyOk(phase);
+        const checks = stepsOf(plan, phase).checks.map((n, i) => check(n, ok || i > 0));
+        emit('verified', 'verifier', phase, { phase, ...subject, plan: ref, ok, checks, diagnosis: ok ? undefined : 'audit ingestion refused the new key: holders still on the old value' });
+        break;
+      }
+      case 'wait':
+        emit('retiring', 'recorder', 'retire', { ...subject, plan: ref, drain: drainMarksFor(plan).map((m) => ({ ...m, pending: 0, lag: 0 })), window_ended_at: new Date().toISOString() });
+        break;
+      case 'plan':
+        break;
+    }
+  }
+  return out;
+}
+
 /**
  * Every event one rotation produces, in pipeline order:
- * - `zone`: a child of a ZONE_SIGNING_KEY batch (planned, written/rolled/verified deploy, retiring, written/rolled/verified retire, completed: 9 events);
- * - `file`: an AUDIT_HMAC_KEY rotation with a stage phase and five holders (requested … completed: 14 events);
- * - `failed-file`: a deploy verification that fails and is rolled back (requested … failed: 12 events).
+ * - `zone`: a child of a ZONE_SIGNING_KEY batch, on the batch's plan (planned, then its expected path, then completed);
+ * - `file`: an AUDIT_HMAC_KEY rotation whose five holders restart (requested … completed);
+ * - `failed-file`: the same with a failing deploy verification, rolled back (requested … failed).
  */
-export function rotationEvents(kind: RotationKind, streams: RotationStreams, batchId: string, index: number): GeneratedEvent[] {
+export function rotationEvents(kind: RotationKind, streams: RotationStreams, batch: { id: string; planned: PlannedRotation }, index: number): GeneratedEvent[] {
   const zone = `zone-${String(index).padStart(5, '0')}`;
-  const rotationId = kind === 'zone' ? childRotationId(batchId, zone) : newRotationId();
-  const producer = (stage: string) => `${stage}/bench-host`;
+  const rotationId = kind === 'zone' ? childRotationId(batch.id, zone) : newRotationId();
+  const raw = { material: 'AUDIT_HMAC_KEY', reason: 'quarterly rotation', ticket: 'SEC-1234' };
+  const planned = kind === 'zone' ? batch.planned : planFor(raw, streams.prefix, rotationId);
+  const subject = kind === 'zone' ? { material: planned.plan.material, zone_id: zone, batch_id: batch.id } : { material: planned.plan.material };
+  const ctx: RotationContext = { streams, rotationId, planned, subject };
   const out: GeneratedEvent[] = [];
-  const emit = (name: EventName, stage: string, phase: string, data: unknown, extra: Partial<GeneratedEvent> = {}) =>
-    out.push({ name, stream: streams[name], eventId: stageEventId(rotationId, stage, phase), rotationId, producer: producer(stage), data: parse(name, data), ...extra });
-
-  const raw =
-    kind === 'zone'
-      ? { material: 'ZONE_SIGNING_KEY', zone_id: zone, reason: 'quarterly rotation', actor: 'bench@local', ticket: 'SEC-1234' }
-      : { material: 'AUDIT_HMAC_KEY', reason: 'quarterly rotation', actor: 'bench@local', ticket: 'SEC-1234' };
-  const plan = planFor(raw, kind === 'zone' ? zone : undefined, streams.prefix);
-  const subject = { material: plan.material, zone_id: plan.zone_id, batch_id: kind === 'zone' ? batchId : undefined };
-  const location = kind === 'zone' ? `http://127.0.0.1:7101/.well-known/jwks.json?zone_id=${zone}` : '/var/lib/caracal/secrets/auditHmacKey';
-  const newRef = { kid: kid(), location };
-  const previous = { kid: kid() };
-  const holders = plan.holders.map((h) => ({
-    service: h.service,
-    restarted_at: new Date().toISOString(),
-    ready_at: new Date().toISOString(),
-    attempts: 1,
-    ok: true,
-    proof: { before: `pid:${1000 + index}`, after: `pid:${2000 + index}` },
-  }));
-
   if (kind !== 'zone') {
-    out.push({ name: 'requested', stream: streams.requested, eventId: newRotationId(), rotationId, producer: 'caracal-rotate/bench-host', data: parse('requested', raw) });
+    out.push({ name: 'requested', stream: streams.requested, eventId: newRotationId(), rotationId, producer: 'caracal-rotate/bench-host', signer: `operator:${BENCH_OPERATOR}`, data: parse('requested', raw) });
   }
-  emit('planned', 'planner', 'plan', { ...subject, plan });
-  const carried = { ...subject, plan, new: newRef, previous };
-  const phase = (p: Phase, ok = true) => {
-    emit('written', 'secret-writer', p, { phase: p, ...carried, changed: true });
-    emit('rolled', 'roller', p, { phase: p, ...carried, holders }, p === 'deploy' ? { drainMarks: drainMarksFor(streams) } : {});
-    const names = p === 'rollback' ? plan.checks.rollback : p === 'stage' ? plan.checks.stage : plan.checks[p];
-    const checks = names.map((n, i) => check(n, ok || i > 0));
-    emit('verified', 'verifier', p, { phase: p, ...carried, ok, checks, diagnosis: ok ? undefined : 'audit ingestion refused the new key: holders still on the old value' });
-  };
+  out.push({
+    name: 'planned',
+    stream: streams.planned,
+    eventId: stageEventId(rotationId, 'planner', 'plan'),
+    rotationId,
+    producer: 'planner/bench-host',
+    signer: 'bus',
+    data: parse('planned', { ...subject, actor: BENCH_OPERATOR, plan: planned.ref, dry_run: false }),
+    plan: planned.plan,
+  });
+  const path = expectedPath(planned.plan).filter((s) => s.kind !== 'plan');
   if (kind === 'failed-file') {
-    phase('stage');
-    phase('deploy', false);
-    phase('rollback');
-    emit('failed', 'verifier', 'rollback-failed', { ...subject, stage: 'verifier', phase: 'rollback', error: 'deploy verification failed; the old material was restored and verified', rolled_back: true });
+    const untilDeployVerified = path.slice(0, path.findIndex((s) => s.kind === 'verify' && s.phase === 'deploy') + 1);
+    out.push(...stepEvents(ctx, untilDeployVerified, (phase) => phase !== 'deploy'));
+    out.push(...stepEvents(ctx, rollbackPath(planned.plan), () => true));
+    out.push({
+      name: 'failed',
+      stream: streams.failed,
+      eventId: stageEventId(rotationId, 'verifier', 'rollback-failed'),
+      rotationId,
+      producer: 'verifier/bench-host',
+      signer: 'bus',
+      data: parse('failed', { ...subject, stage: 'verifier', phase: 'rollback', error: 'AUDIT_HMAC_KEY was rolled back and the rollback verified', rolled_back: true }),
+    });
     return out;
   }
-  for (const p of plan.phases) {
-    if (p === 'retire') {
-      emit('retiring', 'recorder', 'retire', { ...carried, drain: drainMarksFor(streams).map((m) => ({ ...m, pending: 0, lag: 0 })), window_ended_at: new Date().toISOString() });
-    }
-    phase(p);
-  }
-  emit('completed', 'verifier', 'completed', { ...subject, new_kid: newRef.kid, previous_kid: previous.kid, completed_at: new Date().toISOString() });
+  const steps = stepEvents(ctx, path, () => true);
+  out.push(...steps);
+  const written = steps.find((e) => e.name === 'written') as { data: { new: { kid: string }; previous: { kid: string } } } | undefined;
+  out.push({
+    name: 'completed',
+    stream: streams.completed,
+    eventId: stageEventId(rotationId, 'verifier', 'completed'),
+    rotationId,
+    producer: 'verifier/bench-host',
+    signer: 'caracal',
+    data: parse('completed', { ...subject, new_kid: written?.data.new.kid ?? kid(), previous_kid: written?.data.previous.kid ?? null, completed_at: new Date().toISOString() }),
+  });
   return out;
+}
+
+/** The batch a `zone_id: "*"` request becomes: its id and the one plan its children share. */
+export function zoneBatch(prefix: string): { id: string; planned: PlannedRotation } {
+  const id = newRotationId();
+  return { id, planned: planFor({ material: 'ZONE_SIGNING_KEY', zone_id: '*', reason: 'quarterly rotation' }, prefix, id) };
 }
 
 /**
  * Events of many rotations, interleaved the way the recorder meets them: every
  * rotation's first event, then every rotation's second, … (a batch moves through
- * the stages together). Mix: 80 % zone keys, 15 % file material, 5 % rolled back.
+ * the stages together). Mix: 80 % zone keys of one batch (with the batch's own
+ * request and planned), 15 % file material with holders, 5 % rolled back.
  */
 export function rotationMix(rotations: number, prefix: string): GeneratedEvent[] {
   const streams = rotationStreams(prefix);
-  const batchId = newRotationId();
+  const batch = zoneBatch(prefix);
   const perRotation: GeneratedEvent[][] = [];
+  let zones = 0;
   for (let i = 0; i < rotations; i++) {
     const r = i % 20;
-    perRotation.push(rotationEvents(r === 0 ? 'failed-file' : r <= 3 ? 'file' : 'zone', streams, batchId, i));
+    const kind: RotationKind = r === 0 ? 'failed-file' : r <= 3 ? 'file' : 'zone';
+    if (kind === 'zone') zones += 1;
+    perRotation.push(rotationEvents(kind, streams, batch, i));
   }
-  const out: GeneratedEvent[] = [];
+  const parent: GeneratedEvent[] = [
+    {
+      name: 'requested',
+      stream: streams.requested,
+      eventId: newRotationId(),
+      rotationId: batch.id,
+      producer: 'caracal-rotate/bench-host',
+      signer: `operator:${BENCH_OPERATOR}`,
+      data: parse('requested', { material: 'ZONE_SIGNING_KEY', zone_id: '*', reason: 'quarterly rotation' }),
+    },
+    {
+      name: 'planned',
+      stream: streams.planned,
+      eventId: stageEventId(batch.id, 'planner', 'plan'),
+      rotationId: batch.id,
+      producer: 'planner/bench-host',
+      signer: 'bus',
+      data: parse('planned', { material: 'ZONE_SIGNING_KEY', actor: BENCH_OPERATOR, plan: batch.planned.ref, dry_run: false, batch: { zones } }),
+      plan: batch.planned.plan,
+    },
+  ];
+  const out: GeneratedEvent[] = [...parent];
   for (let step = 0; perRotation.some((evs) => evs.length > step); step++) {
     for (const evs of perRotation) if (evs[step]) out.push(evs[step]!);
   }
   return out;
 }
 
-/** A deploy `written` of one zone of a batch: the input of the bus-hop stage. */
-export function writtenZoneEvent(prefix: string, batchId: string, index: number) {
+/** A deploy `written` of one zone of a batch, as the secret-writer emits it: the input of the bus-hop stage. */
+export function writtenZoneEvent(batch: { id: string; planned: PlannedRotation }, index: number) {
   const zone = `zone-${String(index).padStart(5, '0')}`;
-  const rotationId = childRotationId(batchId, zone);
-  const plan = planFor({ material: 'ZONE_SIGNING_KEY', zone_id: zone, reason: 'quarterly rotation', actor: 'bench@local' }, zone, prefix);
+  const rotationId = childRotationId(batch.id, zone);
   const data = parse('written', {
     phase: 'deploy',
-    material: plan.material,
+    material: 'ZONE_SIGNING_KEY',
     zone_id: zone,
-    batch_id: batchId,
-    plan,
-    new: { kid: kid(), location: `http://127.0.0.1:7101/.well-known/jwks.json?zone_id=${zone}` },
+    batch_id: batch.id,
+    plan: batch.planned.ref,
+    new: { kid: kid(), location: `sts:zone/${zone}` },
     previous: { kid: kid() },
     changed: true,
   });

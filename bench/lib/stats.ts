@@ -18,7 +18,7 @@ export interface Summary {
 export function summarize(values: readonly number[]): Summary {
   const n = values.length;
   const mean = n ? values.reduce((a, b) => a + b, 0) / n : Number.NaN;
-  return { n, p50: percentile(values, 50), p90: percentile(values, 90), p99: percentile(values, 99), max: n ? Math.max(...values) : Number.NaN, mean };
+  return { n, p50: percentile(values, 50), p90: percentile(values, 90), p99: percentile(values, 99), max: n ? values.reduce((a, b) => (b > a ? b : a), -Infinity) : Number.NaN, mean };
 }
 
 /** Milliseconds part of a stream entry id (the Redis server's clock when the entry was added). */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Keyring, createRedis, type Redis } from '@caracal-rotation/bus';
-import { eventType, newRotationId, nowRfc3339 } from '@caracal-rotation/contracts';
-import { writtenZoneEvent } from '../lib/events.js';
+import { eventType, nowRfc3339 } from '@caracal-rotation/contracts';
+import { writtenZoneEvent, zoneBatch } from '../lib/events.js';
 import { deleteMatching, globEscape, groupsOf } from '../lib/redis-util.js';
 import { round } from '../lib/stats.js';
 import { startHopWorker, type HopResult } from '../lib/worker.js';
@@ -15,11 +15,11 @@ export interface Env {
 
 /** Signed envelopes of `written` (deploy) events of a zone batch, as the secret-writer emits them. */
 export function signedWrittenEvents(keyring: Keyring, stream: string, prefix: string, n: number): string[][] {
-  const batchId = newRotationId();
+  // The children of one zone batch share its plan (one reference in every event), as the planner stores it.
+  const batch = zoneBatch(prefix);
   const out: string[][] = [];
-  // Plans are identical but for the zone: build a few and vary the ids (plan building is not what is measured).
   for (let i = 0; i < n; i++) {
-    const e = writtenZoneEvent(prefix, batchId, i);
+    const e = writtenZoneEvent(batch, i);
     const fields = keyring.sign(stream, {
       event_id: e.eventId,
       type: eventType('written'),

@@ -3,12 +3,14 @@
  * harness) never shares its event loop. Modes:
  *   consumer     the real StreamConsumer of libs/bus (read, verify, parse, dedupe, handle, publish, ack)
  *   bare         plain ioredis: XREADGROUP (same COUNT), XADD of an output (the input's fields), XACK
- *   bare-dedupe  bare plus the consumer's two de-duplication commands (EXISTS before, SET after)
+ *   bare-dedupe  the consumer's Redis commands without its crypto and parsing: EXISTS of the
+ *                de-duplication key, then one script that appends the output, sets the key and
+ *                acknowledges (the consumer's emit-and-ack round trip)
  * Every mode uses libs/bus createRedis's connection (auto-pipelining on, its default).
  * Prints one JSON line `{"ready":true}` once reading, then `{"done":true,…}` after `count` events were acknowledged.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { Keyring, Publisher, StaticKeyringSource, StreamConsumer, createRedis, duplicateForBlocking, subscribe, type Redis } from '@caracal-rotation/bus';
+import { Keyring, Publisher, Signers, StaticKeyringSource, StreamConsumer, createRedis, duplicateForBlocking, subscribe, type Redis } from '@caracal-rotation/bus';
 import { stageEventId, type RolledData, type WrittenData } from '@caracal-rotation/contracts';
 
 export type HopMode = 'consumer' | 'bare' | 'bare-dedupe';
@@ -45,7 +47,7 @@ async function runConsumer(): Promise<() => Promise<void>> {
     redis,
     group: config.group,
     consumer: 'bench-1',
-    keyring,
+    signers: new Signers({ bus: keyring }),
     publisher,
     batchSize: config.batchSize,
     blockMs: config.blockMs,
@@ -57,6 +59,7 @@ async function runConsumer(): Promise<() => Promise<void>> {
       subscribe<WrittenData>({
         stream: config.inStream,
         event: 'written',
+        signers: ['bus'],
         // The trivial handler: a roller with nothing to restart (a zone key's plan has no holders).
         handle: async (e) => {
           const { phase, material, zone_id, role, batch_id, plan, new: next, previous } = e.data;
@@ -74,6 +77,12 @@ async function runConsumer(): Promise<() => Promise<void>> {
   };
 }
 
+// The shape of the consumer's emit-and-ack script (libs/bus/src/consumer.ts) for one output.
+const EMIT_SET_ACK = `
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
+return redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])`;
+
 async function runBare(dedupe: boolean): Promise<() => Promise<void>> {
   const redis: Redis = createRedis(config.redisUrl);
   const reader = duplicateForBlocking(redis);
@@ -86,15 +95,18 @@ async function runBare(dedupe: boolean): Promise<() => Promise<void>> {
   let inFlight = 0;
   let wake: (() => void) | undefined;
   const one = async (id: string, flat: string[]) => {
-    // Same key shape as the consumer's de-duplication key; the event id sits at a fixed field position in our envelopes, but look it up to be safe.
-    const seenKey = dedupe ? `seen:${config.inStream}:${config.group}:${flat[flat.indexOf('event_id') + 1]}` : '';
-    if (dedupe && (await redis.exists(seenKey))) {
+    if (!dedupe) {
+      await redis.xadd(config.outStream, '*', ...flat);
       await redis.xack(config.inStream, config.group, id);
       return;
     }
-    await redis.xadd(config.outStream, '*', ...flat);
-    if (dedupe) await redis.set(seenKey, '1', 'EX', 7 * 24 * 3600);
-    await redis.xack(config.inStream, config.group, id);
+    // Same key shape as the consumer's de-duplication key.
+    const seenKey = `seen:${config.inStream}:${config.group}:${flat[flat.indexOf('event_id') + 1]}`;
+    if (await redis.exists(seenKey)) {
+      await redis.xack(config.inStream, config.group, id);
+      return;
+    }
+    await redis.eval(EMIT_SET_ACK, 3, config.outStream, seenKey, config.inStream, config.group, id, 7 * 24 * 3600, ...flat);
   };
   const loop = (async () => {
     while (running) {
