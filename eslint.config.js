@@ -1,11 +1,18 @@
 // One flat config for the whole workspace. Module boundaries follow the
-// nx-examples convention: services may import contracts and infrastructure
-// libraries only; libraries never import services or apps.
+// nx-examples convention, by layer: domain libraries (contracts, lifecycle,
+// planning) import only domain; infrastructure libraries import domain and
+// infrastructure; apps (the services and the CLI) import both but never one
+// another; testing projects (the test library, the sandbox, the stack
+// launcher, the suites) may import anything and never ship.
+// Every package declares exactly what it imports: test/workspace/dependencies.test.ts.
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
+/** Files that only tests run: they may use the testing library. */
+const TEST_FILES = ['**/*.test.ts', '**/tests/**', '**/testing/**', '**/test-helpers.ts', '**/vitest.config.ts'];
+
 export default [
-  { ignores: ['**/node_modules/**', '**/dist/**', '**/.nx/**', '**/*.js', '**/*.mjs', 'bench/results/**', '**/vitest.config.ts'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', '**/.nx/**', '**/*.js', '**/*.mjs', 'bench/results/**', '**/vitest.config.ts', '**/json-schema/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -19,14 +26,10 @@ export default [
         {
           allow: [],
           depConstraints: [
-            { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: ['type:contracts'] },
-            { sourceTag: 'type:infra', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra'] },
-            { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra', 'type:testing'] },
-            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra'] },
-            { sourceTag: 'type:sandbox', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra', 'type:testing'] },
-            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra', 'type:testing', 'type:sandbox'] },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra', 'type:tool'] },
-            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:infra', 'type:testing', 'type:app', 'type:sandbox', 'type:tool'] },
+            { sourceTag: 'layer:domain', onlyDependOnLibsWithTags: ['layer:domain'] },
+            { sourceTag: 'layer:infra', onlyDependOnLibsWithTags: ['layer:domain', 'layer:infra'] },
+            { sourceTag: 'layer:app', onlyDependOnLibsWithTags: ['layer:domain', 'layer:infra'] },
+            { sourceTag: 'layer:testing', onlyDependOnLibsWithTags: ['*'] },
           ],
         },
       ],
@@ -34,20 +37,14 @@ export default [
   },
   {
     // Tests of any project may use the shared test infrastructure.
-    files: ['**/*.test.ts', '**/test-helpers.ts', '**/testing/**/*.ts', 'tools/**/*.ts'],
+    files: TEST_FILES,
     rules: {
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          allow: ['@caracal-rotation/testing'],
-          depConstraints: [{ sourceTag: '*', onlyDependOnLibsWithTags: ['*'] }],
-        },
-      ],
+      '@nx/enforce-module-boundaries': ['error', { allow: ['@caracal-rotation/testing'], depConstraints: [{ sourceTag: '*', onlyDependOnLibsWithTags: ['*'] }] }],
     },
   },
   {
     // Command-line entry points and test reporters talk to a terminal on purpose.
-    files: ['**/bin/**/*.ts', 'apps/caracal-rotate/src/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', '**/*.test.ts'],
+    files: ['**/bin/**/*.ts', 'apps/caracal-rotate/src/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', '**/*.test.ts', 'tools/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
 ];
