@@ -103,9 +103,10 @@ describe('a stuck and a queued rotation, operators without the right, abandon', 
       stuck = await e.operator.request({ material: 'GATEWAY_STS_HMAC_KEY', reason: 'reliability: stuck at its roll' });
       await untilProjected(e.pool, stuck, ['rolling'], 60_000);
       queued = await e.operator.request({ material: 'CARACAL_COORDINATOR_TOKEN', reason: 'reliability: queued, then abandoned' });
+      // Two planners take requests concurrently: the second request waits until the first is queued, so the queue's order is known.
+      await untilProjected(e.pool, queued, ['queued'], 30_000);
       zone = e.sandbox.zones[0]!;
       zoneRotation = await e.operator.request({ material: 'ZONE_SIGNING_KEY', zone_id: zone, reason: 'reliability: the next class' });
-      await untilProjected(e.pool, queued, ['queued'], 30_000);
       await untilProjected(e.pool, zoneRotation, ['queued'], 30_000);
       abandon.tried(
         'On two replicas of each service: stopped both rollers, requested GATEWAY_STS_HMAC_KEY (written, then stuck with nobody to restart its holders), then CARACAL_COORDINATOR_TOKEN and ZONE_SIGNING_KEY of one zone, both queued behind it by the class lock.',

@@ -68,7 +68,13 @@ export async function startE2E(name: string, { windows, ...options }: Partial<St
     operator: 'e2e@test',
     logLevel: 'info',
     ...options,
-    env: { '*': { CLAIM_IDLE_MS: '20000', CONSUMER_BLOCK_MS: '200', RETIREMENT_TICK_MS: '200' }, ...options.env },
+    env: {
+      '*': { CLAIM_IDLE_MS: '20000', CONSUMER_BLOCK_MS: '200', RETIREMENT_TICK_MS: '200' },
+      // The tests read the rotation streams back as evidence: the recorder must not trim
+      // them under a test (services/recorder/src/trim-streams.test.ts covers trimming).
+      recorder: { TRIM_TICK_MS: '0' },
+      ...options.env,
+    },
   });
   const cliEnv: NodeJS.ProcessEnv = { ...stack.operatorEnv, CARACAL_SECRETS_DIR: stack.secretsDir, ...(redisClusterNodes.length ? { REDIS_CLUSTER_NODES: redisClusterNodes.join(',') } : {}) };
   const operator = await connectOperator(cliEnvironment(cliEnv));

@@ -75,16 +75,18 @@ export async function createServiceRuntime(service: string, config: CommonServic
   const secretsDir = resolveSecretsDir(dirs);
   const rotationDir = resolveRotationDir(dirs);
 
-  const connect = (url: string, name: string): RedisClient => {
-    const client = createRedisClient({ url, clusterNodes: config.REDIS_CLUSTER_NODES }, { connectionName: `${service}/${instance}${name}` });
+  const connect = (url: string, name: string, clusterNodes: readonly string[]): RedisClient => {
+    const client = createRedisClient({ url, clusterNodes }, { connectionName: `${service}/${instance}${name}` });
     client.on('error', (err: Error) => logger.warn({ err: err.message, redis: maskUrlCredentials(url) }, 'redis connection error'));
     shutdown.register(`redis${name}`, SHUTDOWN.closeConnections, async () => {
       await client.quit().catch(() => client.disconnect());
     });
     return client;
   };
-  const redis = connect(config.REDIS_URL, '');
-  const caracalRedis = config.CARACAL_REDIS_URL ? connect(config.CARACAL_REDIS_URL, '/caracal') : redis;
+  const redis = connect(config.REDIS_URL, '', config.REDIS_CLUSTER_NODES);
+  // Caracal runs one standalone Redis (its compose file and chart have no cluster mode):
+  // REDIS_CLUSTER_NODES describes the orchestrator's bus only.
+  const caracalRedis = config.CARACAL_REDIS_URL ? connect(config.CARACAL_REDIS_URL, '/caracal', []) : redis;
   const caracalUrlFile = process.env.CARACAL_REDIS_URL_FILE;
   if (config.CARACAL_REDIS_URL && caracalUrlFile) followCredentialFile(caracalRedis, caracalUrlFile, (err) => logger.warn({ err: err.message }, 'redis credentials'));
 

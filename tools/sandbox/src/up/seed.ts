@@ -26,11 +26,27 @@ export interface SeedResult {
   systemZone: string;
 }
 
+/**
+ * The API allows each address API_V1_RATE_LIMIT_PER_MIN requests to /v1 per
+ * minute of its Redis clock and answers 429 past it, with no Retry-After:
+ * seeding more zones than that waits for the next minute, as any client of
+ * Caracal must.
+ */
+const RATE_LIMIT_WAIT_MS = 1_000;
+const RATE_LIMIT_GIVE_UP_MS = 90_000;
+
 async function call(url: string, init: RequestInit, expect: number): Promise<Record<string, unknown>> {
-  const res = await fetch(url, init);
-  const text = await res.text();
-  if (res.status !== expect) throw new Error(`${init.method ?? 'GET'} ${new URL(url).pathname} answered ${res.status}: ${text.slice(0, 200)}`);
-  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  const giveUpAt = Date.now() + RATE_LIMIT_GIVE_UP_MS;
+  for (;;) {
+    const res = await fetch(url, init);
+    const text = await res.text();
+    if (res.status === 429 && Date.now() < giveUpAt) {
+      await new Promise((r) => setTimeout(r, RATE_LIMIT_WAIT_MS));
+      continue;
+    }
+    if (res.status !== expect) throw new Error(`${init.method ?? 'GET'} ${new URL(url).pathname} answered ${res.status}: ${text.slice(0, 200)}`);
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  }
 }
 
 /** Seeding is many small requests: a few at a time, results in the items' order. */
