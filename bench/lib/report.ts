@@ -179,7 +179,7 @@ export function renderMarkdown(r: Report): string {
     out.push('');
     out.push(
       `One operator request (\`caracal-rotate request ZONE_SIGNING_KEY --zone '*'\`, batch ${pipe.batchId}). ` +
-        `Stack start-up (the sandbox replica with ${pipe.zones} zones seeded, five services) ${fmt(pipe.startupS, ' s')}. First rotation completed after ${fmt(pipe.firstCompletedS, ' s')}; ` +
+        `Stack start-up (the sandbox replica with ${pipe.zones} zones seeded through its API with API_V1_RATE_LIMIT_PER_MIN ${process.env.API_V1_RATE_LIMIT_PER_MIN ?? 600}, five services) ${fmt(pipe.startupS, ' s')}. First rotation completed after ${fmt(pipe.firstCompletedS, ' s')}; ` +
         `every deploy verified after ${fmt(pipe.deployPhaseDoneS, ' s')}; last completed after ${fmt(pipe.durationS, ' s')}. ` +
         `Latency request → completed: p50 ${fmt(pipe.latencyMs.p50, ' ms')}, p90 ${fmt(pipe.latencyMs.p90, ' ms')}, p99 ${fmt(pipe.latencyMs.p99, ' ms')}, max ${fmt(pipe.latencyMs.max, ' ms')}.`,
     );

@@ -105,6 +105,10 @@ export async function pipeline(env: Env, opts: PipelineOptions) {
   try {
     const t0 = performance.now();
     env.log(`pipeline: starting the sandbox replica of Caracal with ${opts.zones} zones, then the five services`);
+    // Seeding creates every zone through the API, which allows 600 /v1 requests a minute by
+    // default: the replica's API gets a budget the seeding fits in (see docs/sandbox.md).
+    // The orchestrator's own /v1 traffic is a handful of zone-list pages either way.
+    process.env.API_V1_RATE_LIMIT_PER_MIN ??= String(Math.max(600, opts.zones * 2));
     stack = await startStack({
       redisUrl: env.redisUrl,
       databaseUrl,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -13,6 +13,7 @@ import {
   readMetrics,
   rotateZoneSigningKey,
 } from '@caracal-rotation/caracal-client';
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { contract, startContractFleet, type ContractFleet } from './support/contract.js';
 
@@ -82,6 +83,44 @@ contract('listZones', () => {
       cursor = page.next;
     } while (cursor);
     expect(seen.sort()).toEqual([...fleet.sandbox.zones].sort());
+  });
+
+  it("misses no zone created in the same millisecond as the end of a page, where following the API's own cursor does", async () => {
+    // Zones created by concurrent clients share milliseconds; created_at keeps microseconds.
+    const api = fleet.sandbox.services.api;
+    const admin = await fleet.secret('caracalAdminToken');
+    const db = new pg.Client({ connectionString: await fleet.secret('databaseUrl') });
+    await db.connect();
+    const burst = Array.from({ length: 5 }, (_, i) => ({ id: randomUUID(), at: `2020-01-01T00:00:00.123${String(100 + i * 100)}Z` }));
+    try {
+      for (const z of burst) {
+        await db.query(`INSERT INTO zones (id, name, slug, created_by, created_at) VALUES ($1, $2, $2, 'contract', $3)`, [z.id, `burst-${z.id}`, z.at]);
+      }
+      const all = [...fleet.sandbox.zones, ...burst.map((z) => z.id)].sort();
+
+      const ours: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Awaited<ReturnType<typeof listZonesPage>> = await listZonesPage(api, admin, cursor, 2);
+        ours.push(...page.zones);
+        cursor = page.next;
+      } while (cursor);
+      expect(ours.sort()).toEqual(all);
+
+      // The API's own next_cursor, followed as it is (apps/api/src/routes/list-pagination.ts listPage).
+      const theirs: string[] = [];
+      let next: string | null = null;
+      do {
+        const res = await fetch(`${api}/v1/zones?limit=2${next ? `&cursor=${next}` : ''}`, { headers: { authorization: `Bearer ${admin}` } });
+        const body = (await res.json()) as { items: { id: string }[]; next_cursor: string | null };
+        theirs.push(...body.items.map((z) => z.id));
+        next = body.next_cursor;
+      } while (next);
+      expect(theirs.length).toBeLessThan(all.length);
+    } finally {
+      await db.query(`UPDATE zones SET archived_at = now() WHERE id = ANY($1::text[])`, [burst.map((z) => z.id)]);
+      await db.end();
+    }
   });
 
   it('answers the admin-token probe: 200 for the token, 401 for another', async () => {

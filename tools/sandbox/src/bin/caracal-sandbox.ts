@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   if (!values.home) fail('--home is required');
   if (!values['run-dir']) fail('--run-dir is required');
   const zones = Number(values.zones);
-  if (!Number.isInteger(zones) || zones < 0 || zones > 1000) fail('--zones must be a whole number from 0 to 1000');
+  if (!Number.isInteger(zones) || zones < 0 || zones > 100_000) fail('--zones must be a whole number from 0 to 100000');
   const home = path.resolve(values.home);
   const secretsDir = path.resolve(values['secrets-dir'] ?? path.join(home, 'secrets'));
   const progress = (line: string) => process.stderr.write(`caracal-sandbox: ${line}\n`);

@@ -101,6 +101,10 @@ export function composeEnv(service: ServiceName, secretsDir: string, home: strin
         API_OPERATOR_ENABLED: 'true',
         API_OPERATOR_MAX_CONCURRENT_RUNS_PER_USER: '2',
         STS_MINT_RATE_LIMIT_PER_MIN: '',
+        // What an operator's compose override may set (apps/api/src/config.ts, 600 by
+        // default): taken from the sandbox's own environment, so a benchmark can seed
+        // thousands of zones without waiting out the per-minute budget.
+        ...(process.env.API_V1_RATE_LIMIT_PER_MIN ? { API_V1_RATE_LIMIT_PER_MIN: process.env.API_V1_RATE_LIMIT_PER_MIN } : {}),
         PORT: String(ports.api),
         HOST: '127.0.0.1',
       };
