@@ -9,7 +9,9 @@ const BASELINE: ReadonlySet<CheckName> = new Set(BASELINE_CHECKS);
  * and probing the fleet once per zone would only load it. One run per batch
  * and phase serves every zone verified within `shareForMs`; each zone's
  * result says which run it shares. A run that found a problem is not handed
- * on. Zone checks (the JWKS of the zone) run per zone as always.
+ * on, and the zones that were waiting for it run the baseline once more:
+ * only a problem seen twice fails them. Zone checks (the JWKS of the zone)
+ * run per zone as always.
  */
 export class SharedBaseline {
   private readonly runs = new Map<string, { at: number; results: Promise<CheckResult[]> }>();
@@ -20,7 +22,7 @@ export class SharedBaseline {
    * The phase's checks: the baseline from a run shared with the batch (or a
    * fresh one), the others from `run`, in the order `names` gives.
    */
-  async check(names: readonly CheckName[], batch: { batchId?: string; phase: Phase }, run: (names: readonly CheckName[]) => Promise<CheckResult[]>): Promise<CheckResult[]> {
+  async check(names: readonly CheckName[], batch: { batchId?: string; phase: Phase }, run: (names: readonly CheckName[]) => Promise<CheckResult[]>, retried = false): Promise<CheckResult[]> {
     const baseline = names.filter((n) => BASELINE.has(n));
     if (!batch.batchId || baseline.length === 0 || this.shareForMs === 0) return run(names);
     const own = names.filter((n) => !BASELINE.has(n));
@@ -31,12 +33,17 @@ export class SharedBaseline {
     if (!shared) {
       shared = { at: Date.now(), results: run(baseline) };
       this.runs.set(key, shared);
-      // A failing run is not handed to the zones that come later: each probes the fleet itself,
-      // so one glitch fails the zones that shared it, not the rest of the batch.
+      // A failing run is not handed to the zones that come later.
       shared.results.then(
         (results) => results.every((r) => r.ok) || this.runs.delete(key),
         () => this.runs.delete(key),
       );
+    }
+    if (!mine && !retried && !(await shared.results.then((rs) => rs.every((r) => r.ok), () => false))) {
+      // A zone that only joined a run which found a problem probes the fleet once more
+      // itself (through a new shared run): one glitch fails the zone that met it, not
+      // every zone verified while it lasted.
+      return this.check(names, batch, run, true);
     }
     const [fleet, zone] = await Promise.all([shared.results, own.length ? run(own) : Promise.resolve([])]);
     const when = new Date(shared.at).toISOString();

@@ -40,6 +40,33 @@ describe('the baseline shared by the zones of a batch', () => {
     expect(ran.filter((names) => names.includes('audit_ingest'))).toHaveLength(2);
   });
 
+  it('gives the zones that joined a failing run one more run of their own: a glitch fails only the zone that met it', async () => {
+    const shared = new SharedBaseline(60_000);
+    const { ran, run } = runner();
+    let glitches = 1;
+    const glitchy = async (names: readonly CheckName[]) => {
+      const failing = names.includes('holders_ready') && glitches-- > 0;
+      await new Promise((r) => setTimeout(r, 20));
+      return (await run(names)).map((r) => (failing && r.name === 'holders_ready' ? { ...r, ok: false, detail: 'not ready: gateway: no answer in time' } : r));
+    };
+    const zones = await Promise.all(Array.from({ length: 6 }, () => shared.check(PHASE_CHECKS, { batchId: 'b5', phase: 'deploy' }, glitchy)));
+    expect(zones.map((results) => results.every((r) => r.ok))).toEqual([false, true, true, true, true, true]);
+    // The failing run, then one run for the five that had joined it.
+    expect(ran.filter((names) => names.includes('holders_ready'))).toHaveLength(2);
+  });
+
+  it('fails the zones that joined a run when the problem is still there on their own run', async () => {
+    const shared = new SharedBaseline(60_000);
+    const { ran, run } = runner();
+    const down = async (names: readonly CheckName[]) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return (await run(names)).map((r) => (r.name === 'audit_ingest' ? { ...r, ok: false } : r));
+    };
+    const zones = await Promise.all(Array.from({ length: 4 }, () => shared.check(PHASE_CHECKS, { batchId: 'b6', phase: 'deploy' }, down)));
+    expect(zones.every((results) => results.find((r) => r.name === 'audit_ingest')!.ok === false)).toBe(true);
+    expect(ran.filter((names) => names.includes('audit_ingest'))).toHaveLength(2);
+  });
+
   it('runs everything per rotation outside a batch, when sharing is off, and again after a failed run', async () => {
     const { ran, run } = runner();
     await new SharedBaseline(60_000).check(PHASE_CHECKS, { phase: 'deploy' }, run);

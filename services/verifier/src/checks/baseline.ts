@@ -1,18 +1,24 @@
-import { auditBacklog, auditDeadLettersSince, auditKeyProbe, fetchPolicyStatus, probeId, probeReady, publishRevocationProbe } from '@caracal-rotation/caracal-client';
+import { auditBacklog, auditDeadLettersSince, auditKeyProbe, fetchPolicyStatus, probeId, probeReady, publishRevocationProbe, type Readiness } from '@caracal-rotation/caracal-client';
 import { CARACAL_FILES } from '../caracal-files.js';
 import { fail, pass, until, type Check } from './context.js';
 import { changes, restartedBetween, sampleCounter, sampleCounters, serviceUrl } from './fleet.js';
 
-/** `GET /ready` of every service (and every listed replica) in the holders file. */
+/**
+ * `GET /ready` of every service (and every listed replica) in the holders
+ * file. A holder that is slow to answer or not ready yet is asked again
+ * until the verification's deadline: on a loaded host one /ready may take
+ * longer than its timeout, and that says nothing of the key it runs with.
+ */
 export const holdersReady: Check = async (ctx) => {
   const answers: string[] = [];
   const problems: string[] = [];
   for (const [service, holder] of Object.entries(ctx.holders.services)) {
     if (!holder) continue;
     for (const url of holder.instances?.length ? holder.instances : [holder.url]) {
-      const r = await probeReady(url, { signal: ctx.signal });
-      if (r.ready) answers.push(service);
-      else problems.push(`${service} (${url}): ${r.status === 0 ? r.answer : `${r.status} ${r.answer}`}`);
+      let last: Readiness | undefined;
+      const ready = await until(ctx, async () => ((last = await probeReady(url, { signal: ctx.signal })).ready ? true : undefined));
+      if (ready) answers.push(service);
+      else problems.push(`${service} (${url}): ${last!.status === 0 ? last!.answer : `${last!.status} ${last!.answer}`}`);
     }
   }
   return problems.length ? fail(`not ready: ${problems.join('; ')}`) : pass(`ready: ${answers.join(', ')}`);
