@@ -517,7 +517,7 @@ describe("7. Caracal's Postgres and STS outages", () => {
  * Waits until a rotation is planned, i.e. holds the class lock: a request
  * published right after it is then queued behind it. (Published together,
  * two requests reach the lock in the order two planner replicas get to it;
- * docs/pipeline.md, "Queue order".)
+ * docs/architecture.md, section 5.)
  */
 async function holdsTheLock(terminals: TerminalWatcher, id: string): Promise<void> {
   const planned = await terminals.until(() => terminals.timeline.get(id)?.find((t) => t.event === 'planned'), minutes(1));

@@ -185,7 +185,7 @@ describe('6. STREAMS_HMAC_KEY and ROTATION_BUS_KEY rotated while other rotations
           .figure('queue order inversions behind STREAMS_HMAC_KEY (a later request planned before an earlier one)', inversions.length ? inversions.map(([a, b]) => `${label(b)} before ${label(a)}`).join('; ') : 'none');
         if (inversions.length > 0) {
           selfRotation.finding(
-            `the class queue was not first-in, first-out: ${inversions.map(([a, b]) => `${label(b)} was planned before ${label(a)}, requested earlier`).join('; ')}. They were requested milliseconds apart while the lock was held, and joined the queue in the order the two planner replicas reached the lock script; docs/pipeline.md ("Queue order") allows that only for requests arriving together while the lock is free.`,
+            `the class queue was not first-in, first-out: ${inversions.map(([a, b]) => `${label(b)} was planned before ${label(a)}, requested earlier`).join('; ')}. They were requested milliseconds apart while the lock was held, and joined the queue in the order the two planner replicas reached the lock script; as docs/architecture.md (section 5) says requests published milliseconds apart to two replicas may.`,
           );
         }
         const problems = failureDetails(entries, runs.flatMap((r) => [...r.ends.keys()]));
