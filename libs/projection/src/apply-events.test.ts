@@ -294,6 +294,19 @@ describe('plans by reference', () => {
     expect(rows[0].n).toBe(0);
   });
 
+  it('rolls a batch up when its last zones end in concurrent transactions', async () => {
+    for (let trial = 0; trial < 5; trial++) {
+      const batchId = newRotationId();
+      const plan = zonePlan({ zone_id: undefined, batch: { zones: 8 } });
+      const parent = new RotationFixture({ rotationId: batchId, plan });
+      const children = Array.from({ length: 8 }, (_, i) => new RotationFixture({ rotationId: childRotationId(batchId, `c${i}`), plan: { ...plan, zone_id: `c${i}` }, planRef: parent.planRef, batchId }));
+      await applyEvents(db.pool(), [...children.map((c) => asProjected(c, c.planned())), asProjected(parent, parent.planned({ batchZones: 8 }))]);
+      // Every zone's end in a transaction of its own, all at once, as replicas and concurrent batches of one recorder do.
+      await Promise.all(children.map((c) => applyEvents(db.pool(), [...c.untilRetirement().slice(2), c.retiring(), ...c.afterRetiring()].map((e) => asProjected(c, e)))));
+      expect((await getRotation(db.pool(), batchId))!, `trial ${trial}`).toMatchObject({ state: 'completed', failure: null });
+    }
+  });
+
   it("uses the projection's copy of a plan when the event comes without it, and refuses one whose hash differs", async () => {
     const f = new RotationFixture({ plan: singleValuePlan({ safety_window_ms: 1_000 }) });
     await applyEvents(db.pool(), [asProjected(f, f.planned()), asProjected(f, f.written('deploy'), { withPlan: false }), asProjected(f, f.rolled('deploy'), { withPlan: false })]);

@@ -13,6 +13,18 @@ const TERMINAL = [...TERMINAL_STATES];
  */
 export async function rollUpBatches(client: pg.ClientBase, batchIds: readonly string[]): Promise<void> {
   if (batchIds.length === 0) return;
+  // Two transactions ending a batch's last two zones would each count the other's zone
+  // as still open (neither sees the other's rows before it commits) and neither would
+  // roll the batch up. A lock per batch, taken after the rotations' own locks and in one
+  // order, makes the second wait for the first to commit; its count, a statement later,
+  // then sees every zone.
+  await client.query(
+    `SELECT pg_advisory_xact_lock(k) FROM (
+       SELECT DISTINCT hashtextextended('caracal-rotation/batch/' || coalesce(current_schema(), '') || '/' || id, 0) AS k
+         FROM unnest($1::text[]) AS id ORDER BY k
+     ) AS keys`,
+    [batchIds],
+  );
   await client.query(
     `WITH zones AS (
        SELECT batch_id,
