@@ -89,7 +89,8 @@ describe('rolling holders', () => {
 
   it('treats an accepted restart that left the same process running as a failure, after retrying', async () => {
     const liar = await startHolder('gateway', { honest: false });
-    const [rolled] = await roll([['gateway']], 'deploy', config({ gateway: liar }));
+    // A short command bound: the proof is taken again until it passes, and this one never changes.
+    const [rolled] = await roll([['gateway']], 'deploy', config({ gateway: liar }, (h) => ({ ...exec(h), timeout_ms: 3_000 })));
     expect(rolled).toMatchObject({ ok: false, restarted_at: null, ready_at: null, attempts: 2, proof: { before: 'gateway process 1', after: 'gateway process 1' } });
     expect(rolled!.error).toMatch(/^exec .*: the command succeeded but the proof output did not change \(still "gateway process 1"\): no restart is proven$/);
     expect(liar.restarts).toBe(2);

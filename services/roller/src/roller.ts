@@ -24,7 +24,14 @@ export function createRoller(runtime: ServiceRuntime, holders: HoldersConfig, op
     }
     const { phase } = action;
     const timer = metrics.stageDuration.startTimer({ stage: 'roller', phase });
-    const switchDrain = phase === 'deploy' && plan.drain_before_switch && plan.drain.length > 0 ? await drainBeforeSwitch(runtime.caracalRedis, plan.drain, opts.switchDrain) : undefined;
+    let told = false;
+    const onWaiting = (waiting: readonly { group: string }[]) => {
+      if (told) return;
+      told = true;
+      logger.info({ rotation_id: e.rotationId, material: plan.material, groups: waiting.slice(0, 20).map((w) => w.group) }, "waiting for Caracal's consumers to read what the old key signed before restarting its holders");
+    };
+    const switchDrain =
+      phase === 'deploy' && plan.drain_before_switch && plan.drain.length > 0 ? await drainBeforeSwitch(runtime.caracalRedis, plan.drain, { ...opts.switchDrain, onWaiting }) : undefined;
     if (switchDrain && !switchDrain.drained) {
       logger.warn({ rotation_id: e.rotationId, material: plan.material, waited_ms: switchDrain.waited_ms, undrained: switchDrain.undrained }, 'switching before every consumer drained: messages still pending may be dropped');
     }

@@ -30,8 +30,11 @@ describe('draining before the switch', () => {
 
   it('waits for a live group to catch up, and only up to what was published when it started', async () => {
     const stream = await streamWith('busy', 4, 1);
-    const waiting = drainBeforeSwitch(redis, [{ stream: `${ns}.bus*`, group: '*' }], { timeoutMs: 10_000, abandonAfterMs: 60_000, pollMs: 20 });
-    await new Promise((r) => setTimeout(r, 200));
+    let looked!: () => void;
+    const lookedOnce = new Promise<void>((r) => (looked = r));
+    const waiting = drainBeforeSwitch(redis, [{ stream: `${ns}.bus*`, group: '*' }], { timeoutMs: 10_000, abandonAfterMs: 60_000, pollMs: 20, onWaiting: () => looked() });
+    await lookedOnce;
+    await new Promise((r) => setTimeout(r, 150));
     // Published after the marks: not waited for.
     await redis.xadd(stream, '*', 'n', 'late');
     const reply = (await redis.xreadgroup('GROUP', 'consumers', 'c1', 'COUNT', 3, 'STREAMS', stream, '>')) as [string, [string, string[]][]][];

@@ -7,6 +7,8 @@ export interface SwitchDrainOptions {
   /** A group whose consumers all idle this long (or that has none) is not waited for. */
   abandonAfterMs: number;
   pollMs: number;
+  /** Called at each look that finds groups still behind, before waiting again. */
+  onWaiting?: (waiting: readonly { stream: string; group: string; pending: number }[]) => void;
 }
 
 type SwitchDrain = NonNullable<RolledData['switch_drain']>;
@@ -36,6 +38,7 @@ export async function drainBeforeSwitch(redis: RedisClient, drain: readonly Drai
         undrained: waiting.slice(0, 100).map((r) => ({ stream: r.stream, group: r.group, pending: r.pending })),
       };
     }
+    opts.onWaiting?.(waiting);
     await new Promise((r) => setTimeout(r, opts.pollMs));
   }
 }
