@@ -91,8 +91,9 @@ export const RELIABILITY_ENV: NonNullable<StackOptions['env']> = {
   roller: { CLAIM_IDLE_MS: '10000' },
   // Stacks share two cores here: give each check room before it counts as failed.
   verifier: { CLAIM_IDLE_MS: '10000', CHECK_TIMEOUT_MS: '30000' },
-  // Scheduled rotations would add requests the scenarios did not make.
-  recorder: { POLICY_TICK_MS: '0' },
+  // Scheduled rotations would add requests the scenarios did not make; the scenarios read the
+  // rotation streams back as evidence, so the recorder does not trim them under a scenario.
+  recorder: { POLICY_TICK_MS: '0', TRIM_TICK_MS: '0' },
 };
 
 function mergeEnv(extra: StackOptions['env'] = {}): NonNullable<StackOptions['env']> {
