@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { goHexDecode } from '../shared/css1.js';
 import { exitLikeGoPanic, GoPanic, resolveGoFileSecrets } from '../shared/file-secrets.js';
-import { goError, goJson, goMap, GoMux, goNotFound, headerEquals, listenGo, writeReadyFailure } from '../shared/go-http.js';
+import { goError, goJson, goMap, GoMux, goNotFound, headerEquals, listenGo, storesUnreachable, writeReadyFailure } from '../shared/go-http.js';
 import { counter, gauge, METRICS_CONTENT_TYPE, renderMetrics } from '../shared/go-metrics.js';
 import { connectRedis, createLog, errorMessage, goPool, untilSignal } from '../shared/runtime.js';
 import { goMode } from '../sts/config.js';
@@ -105,17 +105,8 @@ export async function runAudit(): Promise<number> {
 
   const ready = async (_req: IncomingMessage, res: ServerResponse) => {
     if (!consumer.isHealthy()) return writeReadyFailure(res, 'consumer_unhealthy');
-    const within = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
-    try {
-      await within(db.query('SELECT 1'));
-    } catch {
-      return writeReadyFailure(res, 'postgres_unreachable');
-    }
-    try {
-      await within(redis.ping());
-    } catch {
-      return writeReadyFailure(res, 'redis_unreachable');
-    }
+    const unreachable = await storesUnreachable(db, redis);
+    if (unreachable) return writeReadyFailure(res, unreachable);
     goJson(res, 200, goMap({ ready: true }));
   };
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { exitLikeGoPanic, GoPanic } from '../shared/file-secrets.js';
-import { goError, goJson, goMap, GoMux, headerEquals, listenGo, writeReadyFailure } from '../shared/go-http.js';
+import { goError, goJson, goMap, GoMux, headerEquals, listenGo, withinReadyTimeout, writeReadyFailure } from '../shared/go-http.js';
 import { gauge, METRICS_CONTENT_TYPE } from '../shared/go-metrics.js';
 import { connectRedis, createLog, errorMessage, goPool, replicaHostname, untilSignal, type Log } from '../shared/runtime.js';
 import { loadGatewayConfig, type GatewayConfig } from './config.js';
@@ -28,15 +28,14 @@ function gatewayMux(deps: GatewayDeps): GoMux {
   const { cfg, db, redis, store, metrics, log } = deps;
 
   const ready = async (_req: IncomingMessage, res: ServerResponse) => {
-    const within = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
     try {
-      await within(redis.ping());
+      await withinReadyTimeout(redis.ping());
     } catch {
       return writeReadyFailure(res, 'redis_unreachable');
     }
     if (!store.snapshotFresh()) return writeReadyFailure(res, 'revocation_snapshot_stale');
     try {
-      const answer = await within(fetch(`${cfg.stsUrl}/health`, { signal: AbortSignal.timeout(2000) }));
+      const answer = await withinReadyTimeout(fetch(`${cfg.stsUrl}/health`, { signal: AbortSignal.timeout(2000) }));
       if (answer.status < 200 || answer.status >= 300) throw new Error(`sts health status: ${answer.status}`);
     } catch {
       return writeReadyFailure(res, 'sts_unreachable');

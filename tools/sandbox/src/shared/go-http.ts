@@ -131,6 +131,31 @@ export function writeReadyFailure(res: ServerResponse, reason: string): void {
   goJson(res, 503, goMap({ ok: false, ready: false, reason }));
 }
 
+/** The 2 s bound the Go services' ready handlers put on each dependency (context.WithTimeout). */
+export async function withinReadyTimeout<T>(p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), 2000)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Postgres, then Redis, as the STS and Audit ready handlers check them: the reason of the first that fails. */
+export async function storesUnreachable(db: { query(sql: string): Promise<unknown> }, redis: { ping(): Promise<unknown> }): Promise<string | undefined> {
+  try {
+    await withinReadyTimeout(db.query('SELECT 1'));
+  } catch {
+    return 'postgres_unreachable';
+  }
+  try {
+    await withinReadyTimeout(redis.ping());
+  } catch {
+    return 'redis_unreachable';
+  }
+  return undefined;
+}
+
 /** Reads a request body up to `limit` bytes. */
 export async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<Buffer> {
   const chunks: Buffer[] = [];

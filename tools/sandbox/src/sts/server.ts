@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { Keyring } from '../shared/css1.js';
 import { AAD } from '../shared/css1.js';
 import { GATEWAY_REQUEST_HEADER, GATEWAY_SIGNATURE_HEADER, GATEWAY_TIMESTAMP_HEADER, verifyGatewayExchange } from '../shared/gateway-auth.js';
-import { caracalError, goEncode, goError, goJson, goMap, goNotFound, GoMux, headerEquals, writeReadyFailure } from '../shared/go-http.js';
+import { caracalError, goEncode, goError, goJson, goMap, goNotFound, GoMux, headerEquals, storesUnreachable, writeReadyFailure } from '../shared/go-http.js';
 import { counter, gauge, METRICS_CONTENT_TYPE, renderMetrics } from '../shared/go-metrics.js';
 import { errorMessage, type Log } from '../shared/runtime.js';
 import type { StsConfig } from './config.js';
@@ -126,17 +126,8 @@ export function stsMux(deps: StsDeps): GoMux {
   };
 
   const ready = async (_req: IncomingMessage, res: ServerResponse) => {
-    const within = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000))]);
-    try {
-      await within(db.query('SELECT 1'));
-    } catch {
-      return writeReadyFailure(res, 'postgres_unreachable');
-    }
-    try {
-      await within(redis.ping());
-    } catch {
-      return writeReadyFailure(res, 'redis_unreachable');
-    }
+    const unreachable = await storesUnreachable(db, redis);
+    if (unreachable) return writeReadyFailure(res, unreachable);
     if (!deps.consumersReady()) return writeReadyFailure(res, 'stream_consumers_not_ready');
     goJson(res, 200, goMap({ ok: true, ready: true }));
   };
