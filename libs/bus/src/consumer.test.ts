@@ -622,8 +622,8 @@ describe('admission: who may sign, how big, how old', () => {
     await xadd(s.completed, tampered);
     await vi.waitFor(async () => expect(await deadLetters(s.completed)).toHaveLength(2), WAIT);
     expect(notices).toEqual([{ reason: 'refused', authentic: true }]);
-    const out = await entries(s.rejected);
-    expect(out.map((e) => e.fields.rotation_id)).toEqual([rotationId]);
+    // What onDeadLetter returns is published after the dead letter is written.
+    await vi.waitFor(async () => expect((await entries(s.rejected)).map((e) => e.fields.rotation_id)).toEqual([rotationId]), WAIT);
   });
 });
 
