@@ -24,6 +24,13 @@ import { mayIntend, mayRequest } from './authorize.js';
 import { planBatch, type ZoneLister } from './batch.js';
 import { ClassLock, type InFlight, type QueueItem } from './class-lock.js';
 
+/**
+ * A planned request is kept a while rather than deleted: its events go out only
+ * when the handler returns, and a planner killed before that handles the same
+ * input again, which must find the request it is planning.
+ */
+const PLANNED_REQUEST_TTL_S = 24 * 3600;
+
 export interface PlannerDeps {
   runtime: ServiceRuntime;
   catalog: Catalog;
@@ -96,7 +103,7 @@ export function createPlanner({ runtime, catalog, holders, zoneLister, chunk, re
         events.push(rejected(item.rotation_id, why.code, why.message, { material: item.class }));
         events.push(...(await handOff(await lock.release(`${trigger}/${item.rotation_id}`, item.rotation_id), `${trigger}/${item.rotation_id}`)));
       }
-      await redis.del(keys.request(item.rotation_id));
+      await redis.expire(keys.request(item.rotation_id), PLANNED_REQUEST_TTL_S);
     }
     return events;
   }
@@ -146,7 +153,7 @@ export function createPlanner({ runtime, catalog, holders, zoneLister, chunk, re
       return [out<QueuedData>('queued', rid, 'queue', queued)];
     }
     const events = await startRotation(stored, request);
-    await redis.del(keys.request(rid));
+    await redis.expire(keys.request(rid), PLANNED_REQUEST_TTL_S);
     return events;
   }
 
